@@ -1,0 +1,81 @@
+"""The parsed network: a list of layer specifications in topological order.
+
+Parsing turns a Keras model into ``LayerSpec`` objects; folding, normalization, building the
+spiking model, analysis and the synapse graph all work on this one representation.
+
+Shapes are per sample (no batch axis), channels last (NHWC).
+
+``kind`` is one of:
+
+- ``"input"``: the input group (no weights).
+- ``"dense"``: ``kernel`` (n_in, n_out), ``bias`` (n_out,).
+- ``"conv2d"``: ``kernel`` (kh, kw, c_in, c_out), ``bias`` (c_out,); ``config`` has
+  ``strides`` (sh, sw) and ``padding`` ("valid" | "same").
+- ``"avgpool"`` / ``"maxpool"``: ``config`` has ``pool_size`` (ph, pw), ``strides`` (sh, sw),
+  ``padding``. After normalization an average pool may carry a per-channel ``scale`` in
+  ``config`` (``lambda_in / lambda_out``).
+- ``"flatten"``: reshape to 1-D (no neurons).
+- ``"concat"``: concatenation along the channel axis (no neurons).
+
+``activation`` is ``"relu"`` for hidden layers, ``"clamped_relu"`` (with ``config["clamp"]``),
+``"softmax"`` or ``"linear"`` for the output layer, and ``None`` for layers without neurons of
+their own (input, flatten, concat, maxpool passes spikes through a gate).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: kinds that own neurons which integrate a current (a synaptic op followed by dynamics)
+SYNAPTIC_KINDS = ("dense", "conv2d", "avgpool")
+#: kinds that produce spikes in the simulation (the input only under Poisson input)
+SPIKING_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool")
+#: kinds that only reshape spike tensors
+RESHAPE_KINDS = ("flatten", "concat")
+
+
+@dataclass
+class LayerSpec:
+    name: str
+    kind: str
+    inputs: list[str]
+    input_shape: tuple
+    output_shape: tuple
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    activation: str | None = None
+    config: dict = field(default_factory=dict)
+    is_output: bool = False
+    #: Keras layer names merged into this spec (e.g. ["conv1", "bn1", "relu1"])
+    source_layers: list[str] = field(default_factory=list)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kernel is not None
+
+    @property
+    def num_neurons(self) -> int:
+        return int(np.prod(self.output_shape))
+
+    def copy(self) -> LayerSpec:
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:  # short, readable in error messages and logs
+        return (
+            f"LayerSpec({self.name!r}, {self.kind}, in={self.inputs}, "
+            f"{self.input_shape}->{self.output_shape}, act={self.activation})"
+        )
+
+
+def by_name(specs: list[LayerSpec]) -> dict[str, LayerSpec]:
+    return {s.name: s for s in specs}
+
+
+def output_spec(specs: list[LayerSpec]) -> LayerSpec:
+    outs = [s for s in specs if s.is_output]
+    if len(outs) != 1:
+        raise ValueError(f"expected exactly one output layer, found {len(outs)}")
+    return outs[0]
