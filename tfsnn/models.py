@@ -1,0 +1,169 @@
+"""Example ANN architectures, built by name.
+
+    model = build_model("lenet", ds.input_shape, ds.num_classes, pool="max", batchnorm=True)
+
+Registered in :data:`MODELS`: ``mlp``, ``lenet`` (works for 8x8 and 28x28 inputs) and
+``vgg_small`` (CIFAR-10 shaped, for speed benchmarks). Layers have stable names (``conv1``,
+``pool1``, ``fc1``, ``output``, ...). ``activation`` is a Keras activation name used on each
+hidden Dense/Conv2D, or a zero-argument factory returning a fresh Keras layer that is inserted
+after each of them (named ``<layer>_act``), e.g. ``lambda: keras.layers.ReLU(max_value=1.0)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import keras
+
+__all__ = ["MODELS", "build_model"]
+
+
+def _activation_spec(activation):
+    """Return ("name", value) for a string/function activation or ("factory", f)."""
+    if activation is None or isinstance(activation, str):
+        return "name", activation
+    if isinstance(activation, keras.layers.Layer):
+        raise TypeError(
+            f"activation got a layer instance ({type(activation).__name__}); pass a factory "
+            "that returns a fresh layer, e.g. the class itself or "
+            "lambda: keras.layers.ReLU(max_value=1.0), since every hidden layer needs its own")
+    if not callable(activation):
+        raise TypeError(f"activation must be a Keras activation name or a callable, "
+                        f"got {activation!r}")
+    try:
+        inspect.signature(activation).bind()
+        zero_arg = True
+    except TypeError:  # needs an argument: an activation function f(x)
+        zero_arg = False
+    except ValueError:  # no signature (builtin): treat as an activation function
+        zero_arg = False
+    return ("factory", activation) if zero_arg else ("name", activation)
+
+
+def _hidden(x, layer_cls, name: str, act, batchnorm: bool, **layer_kw):
+    """Dense/Conv2D + optional BatchNorm + activation, as documented in the module."""
+    kind, value = act
+    fused = kind == "name" and not batchnorm
+    x = layer_cls(name=name, activation=value if fused else None, **layer_kw)(x)
+    if batchnorm:
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    if fused:
+        return x
+    if kind == "factory":
+        layer = value()
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"activation factory must return a keras Layer, got "
+                            f"{type(layer).__name__}")
+        layer.name = f"{name}_act"
+    else:
+        layer = keras.layers.Activation(value if value is not None else "linear",
+                                        name=f"{name}_act")
+    return layer(x)
+
+
+def _pool_layer(pool: str, name: str):
+    if pool == "avg":
+        return keras.layers.AveragePooling2D(2, name=name)
+    if pool == "max":
+        return keras.layers.MaxPooling2D(2, name=name)
+    raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+
+
+def _image_shape(model: str, input_shape, min_size: int) -> tuple:
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"{model} needs an image input shape (H, W, C), got {shape}; "
+                         "add a channel axis for grayscale images (load_dataset does)")
+    if min(shape[:2]) < min_size:
+        raise ValueError(f"{model} needs images of at least {min_size}x{min_size}, "
+                         f"got {shape[0]}x{shape[1]}")
+    return shape
+
+
+def _output(x, num_classes: int, output_activation):
+    return keras.layers.Dense(num_classes, activation=output_activation, name="output")(x)
+
+
+def _dropout(x, rate: float, name: str):
+    return keras.layers.Dropout(rate, name=name)(x) if rate > 0 else x
+
+
+def mlp(input_shape, num_classes, *, hidden=(128, 64), activation="relu", dropout=0.1,
+        batchnorm=False, output_activation="softmax") -> keras.Model:
+    """Flatten -> fc1(128) -> dropout1 -> fc2(64) -> output(softmax)."""
+    act = _activation_spec(activation)
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, units in enumerate(hidden, start=1):
+        x = _hidden(x, keras.layers.Dense, f"fc{i}", act, batchnorm, units=units)
+        if i == 1:
+            x = _dropout(x, dropout, "dropout1")
+    return keras.Model(inputs, _output(x, num_classes, output_activation), name="mlp")
+
+
+def lenet(input_shape, num_classes, *, activation="relu", pool="avg", batchnorm=False,
+          dropout=0.0, output_activation="softmax") -> keras.Model:
+    """LeNet-5 style: conv1(6,5x5,same) pool1 conv2(16,5x5) pool2 fc1(120) fc2(84) output.
+
+    conv2 uses "valid" padding when the pooled map is at least 8 pixels wide (28x28 input:
+    the classic 14 -> 10 -> 5), "same" otherwise (8x8 input: 4 -> 4 -> 2).
+    """
+    shape = _image_shape("lenet", input_shape, 4)
+    act = _activation_spec(activation)
+    inputs = keras.Input(shape=shape, name="input")
+    x = _hidden(inputs, keras.layers.Conv2D, "conv1", act, batchnorm, filters=6, kernel_size=5,
+                padding="same")
+    x = _pool_layer(pool, "pool1")(x)
+    pad2 = "valid" if min(shape[0] // 2, shape[1] // 2) >= 8 else "same"
+    x = _hidden(x, keras.layers.Conv2D, "conv2", act, batchnorm, filters=16, kernel_size=5,
+                padding=pad2)
+    x = _pool_layer(pool, "pool2")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, units=120)
+    x = _dropout(x, dropout, "dropout1")
+    x = _hidden(x, keras.layers.Dense, "fc2", act, batchnorm, units=84)
+    x = _dropout(x, dropout, "dropout2")
+    return keras.Model(inputs, _output(x, num_classes, output_activation), name="lenet")
+
+
+def vgg_small(input_shape=(32, 32, 3), num_classes=10, *, activation="relu", pool="max",
+              batchnorm=False, dropout=0.0, widths=(32, 64, 128), dense=256,
+              output_activation="softmax") -> keras.Model:
+    """VGG-style: per block two 3x3 convs (conv<b>_1, conv<b>_2) + pool<b>; fc1(256); output."""
+    shape = _image_shape("vgg_small", input_shape, 2 ** len(widths))
+    act = _activation_spec(activation)
+    inputs = keras.Input(shape=shape, name="input")
+    x = inputs
+    for b, filters in enumerate(widths, start=1):
+        for j in (1, 2):
+            x = _hidden(x, keras.layers.Conv2D, f"conv{b}_{j}", act, batchnorm, filters=filters,
+                        kernel_size=3, padding="same")
+        x = _pool_layer(pool, f"pool{b}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, units=dense)
+    x = _dropout(x, dropout, "dropout1")
+    return keras.Model(inputs, _output(x, num_classes, output_activation), name="vgg_small")
+
+
+MODELS: dict[str, Callable[..., keras.Model]] = {
+    "mlp": mlp,
+    "lenet": lenet,
+    "vgg_small": vgg_small,
+}
+
+
+def build_model(name: str, input_shape, num_classes: int, **kwargs) -> keras.Model:
+    """Build the registered architecture ``name`` (see :data:`MODELS`) for the given data."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(sorted(MODELS))}")
+    builder = MODELS[name]
+    params = inspect.signature(builder).parameters
+    accepted = [p for p, v in params.items() if v.kind == inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown and not any(v.kind == inspect.Parameter.VAR_KEYWORD for v in params.values()):
+        raise ValueError(f"model {name!r} does not accept {', '.join(unknown)}; "
+                         f"accepted options: {', '.join(accepted)}")
+    if int(num_classes) < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    return builder(tuple(input_shape), int(num_classes), **kwargs)
