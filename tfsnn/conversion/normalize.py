@@ -1,0 +1,257 @@
+"""Data-based weight normalization (Diehl et al. 2015; Rueckauer et al. 2017).
+
+Per layer l a scale ``lambda_l`` (a scalar, or one value per channel with ``channelwise``) is
+taken from the ANN activations on a normalization set, and
+
+    W_l <- W_l * lambda_{l-1} / lambda_l,        b_l <- b_l / lambda_l
+
+so that the normalized activations ``a_l / lambda_l`` fit the spike rate range [0, 1].
+
+Modes:
+
+- ``"max"``: ``lambda`` = the maximum activation.
+- ``"percentile"``: ``lambda`` = the p-th percentile (default 99.9) of the positive
+  activations; robust to outliers (a few neurons saturate instead of all firing slowly).
+- ``"scale"``: user scales, one float for all layers or a dict ``{layer name: lambda}``.
+- ``None``: no normalization (``lambda = 1``).
+
+Statistics stream over the normalization set in batches: pass 1 takes the per-channel maxima,
+pass 2 (percentile only) fills per-channel histograms of ``NUM_BINS`` bins on ``[0, max]``;
+percentiles are interpolated inside a bin, exact to ``max / NUM_BINS``. Memory is bounded by
+one batch of activations plus the histograms, independent of the size of the set.
+Input images are in [0, 1], so the input scale is 1. The readout layer is not normalized
+(``lambda = 1``), so its integrated current estimates the ANN's output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from tfsnn.backend import jit
+from tfsnn.cells import synapse
+from tfsnn.conversion.graph import LayerSpec
+from tfsnn.layers import clamped_relu
+
+NUM_BINS = 4096
+MODES = ("max", "percentile", "scale", None)
+
+
+def readout_spec(specs: list[LayerSpec]) -> LayerSpec:
+    """The last layer with neurons (the one whose potentials are read out)."""
+    out = next(s for s in specs if s.is_output)
+    if out.kind == "flatten":
+        out = next(s for s in specs if s.name == out.inputs[0])
+    return out
+
+
+def _activate(spec, y):
+    act = spec.activation
+    if act == "relu":
+        return ops.relu(y)
+    if act == "clamped_relu":
+        return clamped_relu(y, spec.config.get("clamp", 0.0))
+    return y  # linear / softmax output: pre-softmax values
+
+
+def layer_forward(spec: LayerSpec, inputs: list):
+    """The ANN computation of one folded layer on batched inputs."""
+    x = inputs[0]
+    k = spec.kind
+    if k == "dense":
+        return _activate(spec, synapse.dense(x, spec.kernel, spec.bias))
+    if k == "conv2d":
+        return _activate(spec, synapse.conv2d(x, spec.kernel, spec.bias, spec.config["strides"],
+                                              spec.config["padding"]))
+    if k == "avgpool":
+        scale = spec.config.get("scale", np.ones(spec.output_shape[-1], np.float32))
+        return synapse.avgpool2d(x, spec.config["pool_size"], spec.config["strides"],
+                                 spec.config["padding"], np.asarray(scale, np.float32))
+    if k == "maxpool":
+        return synapse.maxpool2d(x, spec.config["pool_size"], spec.config["strides"],
+                                 spec.config["padding"])
+    if k == "flatten":
+        return ops.reshape(x, (-1, int(np.prod(spec.output_shape))))
+    if k == "concat":
+        return ops.concatenate(inputs, axis=-1)
+    raise ValueError(f"unknown layer kind {k!r} in {spec}")
+
+
+def analog_forward(specs: list[LayerSpec], x, names=None) -> dict:
+    """Run the folded ANN; returns ``{name: activation}`` for ``names`` (default: all)."""
+    acts = {}
+    for s in specs:
+        acts[s.name] = x if s.kind == "input" else layer_forward(s, [acts[i] for i in s.inputs])
+    return acts if names is None else {n: acts[n] for n in names}
+
+
+def _stat_layers(specs):
+    ro = readout_spec(specs)
+    return [s.name for s in specs if s.kind in ("dense", "conv2d", "avgpool") and s is not ro]
+
+
+def _batches(x, batch_size):
+    for i in range(0, len(x), batch_size):
+        yield x[i:i + batch_size]
+
+
+def compute_scales(specs, x_norm, mode="percentile", percentile=99.9, channelwise=False,
+                   scale=None, batch_size=256, progress=False) -> dict[str, np.ndarray]:
+    """Per-layer output scales ``lambda`` (one value per output channel), see module doc."""
+    if mode not in MODES:
+        raise ValueError(f"unknown normalization {mode!r}; supported: {list(MODES)}")
+    if mode == "percentile" and not 0 < float(percentile) <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    names = _stat_layers(specs)
+    chans = {s.name: s.output_shape[-1] for s in specs}
+    stats: dict[str, np.ndarray] = {}
+    if mode is None:
+        stats = {n: np.ones(chans[n], np.float32) for n in names}
+    elif mode == "scale":
+        stats = _user_scales(names, chans, scale)
+    else:
+        if x_norm is None or len(x_norm) == 0:
+            raise ValueError(f"normalization {mode!r} needs a non-empty normalization set")
+        fwd = jit(lambda xb: analog_forward(specs, xb, names))
+        maxima = {n: np.zeros(chans[n], np.float64) for n in names}
+        for xb in _progress(_batches(x_norm, batch_size), len(x_norm), batch_size, progress,
+                            "normalization (max)"):
+            acts = fwd(ops.convert_to_tensor(xb))
+            for n in names:
+                a = ops.convert_to_numpy(acts[n]).reshape(-1, chans[n])
+                maxima[n] = np.maximum(maxima[n], a.max(axis=0))
+        if mode == "max":
+            stats = {n: maxima[n] if channelwise else np.full(chans[n], maxima[n].max())
+                     for n in names}
+        else:
+            hist = {n: np.zeros((chans[n], NUM_BINS), np.int64) for n in names}
+            for xb in _progress(_batches(x_norm, batch_size), len(x_norm), batch_size, progress,
+                                "normalization (percentile)"):
+                acts = fwd(ops.convert_to_tensor(xb))
+                for n in names:
+                    a = ops.convert_to_numpy(acts[n]).reshape(-1, chans[n])
+                    _accumulate_histogram(hist[n], a, maxima[n].max())
+            stats = {}
+            for n in names:
+                top = maxima[n].max()
+                if channelwise:
+                    stats[n] = np.array([_hist_percentile(h, top, percentile, m)
+                                         for h, m in zip(hist[n], maxima[n])])
+                else:
+                    stats[n] = np.full(chans[n], _hist_percentile(hist[n].sum(0), top,
+                                                                  percentile, top))
+    # a layer that never activates keeps lambda = 1 (its weights stay as they are)
+    return {n: np.where(v > 0, v, 1.0).astype(np.float32) for n, v in stats.items()}
+
+
+def _progress(it, n, batch_size, show, title):
+    if not show:
+        return it
+    import keras
+
+    bar = keras.utils.Progbar(n, unit_name="images")
+    print(title)
+
+    def gen():
+        for xb in it:
+            yield xb
+            bar.add(len(xb))
+    return gen()
+
+
+def _user_scales(names, chans, scale):
+    if scale is None:
+        raise ValueError("normalization='scale' needs scale=<float> or {layer name: float}")
+    if isinstance(scale, dict):
+        unknown = set(scale) - set(names)
+        if unknown:
+            raise ValueError(f"scale given for unknown layers {sorted(unknown)}; layers with "
+                             f"neurons: {names}")
+        out = {}
+        for n in names:
+            v = np.asarray(scale.get(n, 1.0), np.float64)
+            out[n] = np.broadcast_to(v, (chans[n],)).copy()
+        return out
+    v = float(scale)
+    if not v > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    return {n: np.full(chans[n], v) for n in names}
+
+
+def _accumulate_histogram(hist, a, top):
+    """Add the positive values of ``a`` (rows x channels) to per-channel histograms."""
+    if top <= 0:
+        return
+    c = a.shape[1]
+    rows, cols = np.nonzero(a > 0)
+    vals = a[rows, cols]
+    bins = np.minimum((vals * (NUM_BINS / top)).astype(np.int64), NUM_BINS - 1)
+    hist += np.bincount(cols * NUM_BINS + bins, minlength=c * NUM_BINS).reshape(c, NUM_BINS)
+
+
+def _hist_percentile(h, top, p, channel_max):
+    """The p-th percentile of the values histogrammed in ``h`` (bins on [0, top])."""
+    total = h.sum()
+    if total == 0 or top <= 0:
+        return 0.0
+    if p >= 100:
+        return float(channel_max)
+    rank = p / 100.0 * total
+    cum = np.cumsum(h)
+    b = int(np.searchsorted(cum, rank, side="left"))
+    before = cum[b - 1] if b > 0 else 0
+    width = top / NUM_BINS
+    frac = (rank - before) / h[b] if h[b] else 1.0
+    return float(min(b * width + frac * width, channel_max))
+
+
+def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
+    """``lambda`` for every spec: inputs 1, pass-through layers inherit, readout 1."""
+    ro = readout_spec(specs)
+    lam: dict[str, np.ndarray] = {}
+    for s in specs:
+        if s.kind == "input":
+            lam[s.name] = np.ones(s.output_shape[-1], np.float32)
+        elif s.name in layer_scales:
+            lam[s.name] = np.asarray(layer_scales[s.name], np.float32)
+        elif s is ro or s.kind in ("dense", "conv2d", "avgpool"):
+            lam[s.name] = np.ones(s.output_shape[-1], np.float32)
+        elif s.kind == "maxpool":
+            lam[s.name] = lam[s.inputs[0]]
+        elif s.kind == "flatten":
+            prev = lam[s.inputs[0]]
+            lam[s.name] = np.tile(prev, int(np.prod(s.output_shape)) // len(prev))
+        elif s.kind == "concat":
+            lam[s.name] = np.concatenate([lam[i] for i in s.inputs])
+        else:
+            raise ValueError(f"unknown layer kind {s.kind!r}")
+    return lam
+
+
+def apply_scales(specs, lam) -> list[LayerSpec]:
+    """Copies of ``specs`` with normalized weights (see module docstring)."""
+    out = []
+    for s in specs:
+        s = s.copy()
+        lin = lam[s.inputs[0]] if s.inputs else None
+        lo = lam[s.name]
+        if s.kind == "dense":
+            s.kernel = (s.kernel * lin[:, None] / lo[None, :]).astype(np.float32)
+            s.bias = (s.bias / lo).astype(np.float32)
+        elif s.kind == "conv2d":
+            s.kernel = (s.kernel * lin[None, None, :, None] / lo).astype(np.float32)
+            s.bias = (s.bias / lo).astype(np.float32)
+        elif s.kind == "avgpool":
+            s.config["scale"] = (lin / lo).astype(np.float32)
+        s.config["lambda"] = lo.astype(np.float32)
+        out.append(s)
+    return out
+
+
+def normalize(specs, x_norm, mode="percentile", percentile=99.9, channelwise=False, scale=None,
+              batch_size=256, progress=False):
+    """Normalized copies of ``specs``; returns ``(specs, lambdas)``."""
+    layer_scales = compute_scales(specs, x_norm, mode, percentile, channelwise, scale,
+                                  batch_size, progress)
+    lam = propagate_scales(specs, layer_scales)
+    return apply_scales(specs, lam), lam
