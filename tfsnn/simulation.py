@@ -272,6 +272,13 @@ class SpikingModel:
                     continue
                 cell = cells[s.name]
                 src = s.inputs[0]
+                if s.kind == "avgpool" and s is not readout:  # linear, no neurons
+                    sin = spk[src]
+                    folded = ops.reshape(sin, (-1,) + tuple(sin.shape[2:]))
+                    cur = cell.synapse(folded)
+                    spk[s.name] = ops.reshape(cur, (steps, -1) + tuple(cur.shape[1:]))
+                    new_counts[s.name] = counts[s.name] + ops.sum(spk[s.name], 0)
+                    continue
                 if constant and src == inp_name:
                     cur = cell.synapse(x)  # same at every step: computed once
 
@@ -406,13 +413,11 @@ class SpikingModel:
         inp = self.input_spec.name
         for name, counts in acc.items():
             steps = per_step.get(name)
-            if steps is None:  # constant input: the input group does not spike
+            if steps is None:  # no spikes: analog input (constant mode), linear pooling
                 continue
             stats[name] = LayerStats(name, int(np.prod(counts.shape)), counts,
                                      np.asarray(steps, np.float64), sq[name], silent[name])
             spike_counts[name] = float(np.asarray(steps).sum())
-        if input_mode == "constant":
-            pass  # spike totals exclude the analog input
         res = SimulationResult(
             accuracy=None, accuracy_per_step=None, spike_counts=spike_counts,
             neuron_spike_counts={k: np.asarray(v, np.float64) for k, v in acc.items()},

@@ -152,9 +152,27 @@ class _PoolCell(SpikingCell):
 
 
 class AvgPool2DCell(_PoolCell):
-    """Average pooling is linear: a synapse with weight ``scale / (ph * pw)`` + neurons."""
+    """Average pooling is linear: its output is the window average of the input spikes
+    (times a per-channel ``scale``), passed on without neurons of its own, so it adds no
+    quantization error and no latency. Only as the readout (global average pooling at the
+    end of a network) do its neurons integrate.
+    """
 
     kind = "avgpool"
+
+    @property
+    def state_size(self):
+        return super().state_size if self.readout else [(1,)]
+
+    def get_initial_state(self, batch_size=None):
+        if self.readout:
+            return super().get_initial_state(batch_size)
+        return [ops.zeros((batch_size, 1))]
+
+    def neuron_step(self, current, states):
+        if self.readout:
+            return super().neuron_step(current, states)
+        return current, states  # linear: no dynamics
 
     def build(self, input_shape):
         c = int(input_shape[-1])

@@ -19,7 +19,8 @@ Statistics stream over the normalization set in batches: pass 1 takes the per-ch
 pass 2 (percentile only) fills per-channel histograms of ``NUM_BINS`` bins on ``[0, max]``;
 percentiles are interpolated inside a bin, exact to ``max / NUM_BINS``. Memory is bounded by
 one batch of activations plus the histograms, independent of the size of the set.
-Input images are in [0, 1], so the input scale is 1. The readout layer is not normalized
+Input images are in [0, 1], so the input scale is 1. Pooling layers have no neurons of their
+own and keep the scale of their input. The readout layer is not normalized
 (``lambda = 1``), so its integrated current estimates the ANN's output.
 """
 
@@ -86,8 +87,9 @@ def analog_forward(specs: list[LayerSpec], x, names=None) -> dict:
 
 
 def _stat_layers(specs):
+    """Layers with spiking neurons (average pooling is linear and keeps its input's scale)."""
     ro = readout_spec(specs)
-    return [s.name for s in specs if s.kind in ("dense", "conv2d", "avgpool") and s is not ro]
+    return [s.name for s in specs if s.kind in ("dense", "conv2d") and s is not ro]
 
 
 def _batches(x, batch_size):
@@ -214,9 +216,9 @@ def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
             lam[s.name] = np.ones(s.output_shape[-1], np.float32)
         elif s.name in layer_scales:
             lam[s.name] = np.asarray(layer_scales[s.name], np.float32)
-        elif s is ro or s.kind in ("dense", "conv2d", "avgpool"):
+        elif s is ro or s.kind in ("dense", "conv2d"):
             lam[s.name] = np.ones(s.output_shape[-1], np.float32)
-        elif s.kind == "maxpool":
+        elif s.kind in ("maxpool", "avgpool"):
             lam[s.name] = lam[s.inputs[0]]
         elif s.kind == "flatten":
             prev = lam[s.inputs[0]]
