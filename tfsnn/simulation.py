@@ -34,8 +34,7 @@ from keras import ops
 from tfsnn.backend import jit, scan
 from tfsnn.cells import encoding_module, import_all
 from tfsnn.cells.base import SpikingRNN, cell_class
-from tfsnn.conversion.graph import LayerSpec
-from tfsnn.conversion.normalize import readout_spec
+from tfsnn.conversion.graph import LayerSpec, post_readout, readout_spec
 
 INPUT_MODES = ("constant", "poisson")
 #: budget for the spike tensors of one time chunk (bytes, all layers together)
@@ -171,7 +170,9 @@ class SpikingModel:
                 continue
             readout = s is self.readout
             cls = cell_class(self.module.CELLS, s.kind, readout)
-            common = dict(name=s.name, output_shape=s.output_shape, dyn_params=self.dyn_params,
+            # per-layer dynamics parameters (set by an encoding's prepare) override the global
+            dyn = {**self.dyn_params, **s.config.get("dyn_params", {})}
+            common = dict(name=s.name, output_shape=s.output_shape, dyn_params=dyn,
                           **self.params)
             if s.kind == "dense":
                 cell = cls(units=s.output_shape[-1], **common)
@@ -244,6 +245,8 @@ class SpikingModel:
 
     def _make_fn(self, timesteps, chunk, input_mode, record):
         specs, cells, readout = self.specs, self.cells, self.readout
+        after = set(post_readout(specs))  # linear layers acting on integrated potentials
+        out_name = self.output.name
         inp_name = self.input_spec.name
         constant = input_mode == "constant"
         n_full, rest = divmod(timesteps, chunk)
@@ -261,7 +264,6 @@ class SpikingModel:
                 per_step[inp_name] = _per_sample_step_totals(spk[inp_name])
             new_states = dict(states)
             new_counts = dict(counts)
-            readout_seq = None
             for s in specs[1:]:
                 if s.kind == "flatten":
                     src = spk[s.inputs[0]]
@@ -277,7 +279,8 @@ class SpikingModel:
                     folded = ops.reshape(sin, (-1,) + tuple(sin.shape[2:]))
                     cur = cell.synapse(folded)
                     spk[s.name] = ops.reshape(cur, (steps, -1) + tuple(cur.shape[1:]))
-                    new_counts[s.name] = counts[s.name] + ops.sum(spk[s.name], 0)
+                    if s.name not in after:
+                        new_counts[s.name] = counts[s.name] + ops.sum(spk[s.name], 0)
                     continue
                 if constant and src == inp_name:
                     cur = cell.synapse(x)  # same at every step: computed once
@@ -297,16 +300,16 @@ class SpikingModel:
                         return st2, out
                     st, seq = scan(body, list(states[s.name]), cur)
                 new_states[s.name] = list(st)
-                if s is readout:
-                    readout_seq = seq
-                    continue
                 spk[s.name] = seq
+                if s is readout:
+                    continue
                 new_counts[s.name] = counts[s.name] + ops.sum(seq, 0)
                 per_step[s.name] = _per_sample_step_totals(seq)
                 if record:
                     rec[s.name] = seq[:, :record]
             if record and not constant:
                 rec[inp_name] = spk[inp_name][:, :record]
+            readout_seq = spk[out_name]
             return new_states, new_counts, (readout_seq, per_step, rec)
 
         def fn(x, offset, seed):
@@ -314,7 +317,8 @@ class SpikingModel:
             states = {n: list(c.get_initial_state(b)) for n, c in cells.items()}
             counts = {s.name: ops.zeros((b,) + tuple(s.output_shape), "float32")
                       for s in specs if s.name in cells or s.name == inp_name}
-            counts.pop(readout.name, None)
+            for name in [readout.name, *after]:
+                counts.pop(name, None)
             ys_parts = []
             if n_full:
                 def outer(carry, k):
@@ -324,7 +328,7 @@ class SpikingModel:
                 (states, counts), ys = scan(
                     outer, (states, counts), ops.arange(n_full, dtype="int32"))
                 ys_parts.append(jax_free_tree_map(
-                    lambda a: ops.reshape(a, (n_full * chunk,) + tuple(a.shape[2:])), ys))
+                    lambda a: ops.reshape(a, (n_full * chunk, -1) + tuple(a.shape[3:])), ys))
             if rest:
                 states, counts, ys = run_chunk(x, states, counts, n_full * chunk, rest, offset,
                                                seed)

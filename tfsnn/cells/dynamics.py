@@ -79,8 +79,9 @@ class RateDynamics(Dynamics):
     ``V_0 = v_init * theta`` (``v_init = 0.5`` is Bu et al., ICLR 2022). With constant input
     ``I`` the rate ``N_T / T`` converges to ``clip(I / theta, 0, 1)`` with error below ``1/T``.
 
-    Max pooling (spike-count gating): a pooled neuron emits the spike of the input in its
-    window with the highest accumulated spike count (ties: any leader that spikes now).
+    Max pooling (spike-count gating): a pooled neuron spikes whenever the highest accumulated
+    spike count in its window rises, ``s_t = max_i N_i(t) - max_i N_i(t-1)``, so its count is
+    always the count of the leading input and its rate is the maximum input rate.
     """
 
     name = "rate"

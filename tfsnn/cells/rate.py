@@ -7,8 +7,8 @@ event-driven networks for image classification", Front. Neurosci. 2017):
     s_t = [V_t >= theta],              V_t <- V_t - theta * s_t,  V_0 = v_init * theta
 
 After weight normalization a neuron's rate N_T / T approximates its ANN activation divided by
-the layer scale, clipped to [0, 1]. Max pooling passes the spikes of the input with the
-highest accumulated spike count; average pooling is a linear synapse followed by IF neurons.
+the layer scale, clipped to [0, 1]. A max-pooling neuron spikes when the largest spike count
+in its window rises (its count is the maximum input count); average pooling is a linear synapse followed by IF neurons.
 The readout (``IntegratorNeuronCell``) integrates its current and never spikes.
 """
 

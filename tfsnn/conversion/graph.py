@@ -79,3 +79,34 @@ def output_spec(specs: list[LayerSpec]) -> LayerSpec:
     if len(outs) != 1:
         raise ValueError(f"expected exactly one output layer, found {len(outs)}")
     return outs[0]
+
+
+def readout_spec(specs: list[LayerSpec]) -> LayerSpec:
+    """The layer whose neurons are read out: they integrate their current and never spike.
+
+    Usually the output layer. Linear layers between it and the output (global average
+    pooling, flatten) are walked back over when they follow a layer without ReLU: e.g.
+    ``Conv2D(linear) -> GlobalAveragePooling2D -> softmax`` reads out the conv, and the pooling
+    averages its integrated potentials. After a ReLU layer the pooling itself integrates.
+    """
+    names = by_name(specs)
+    s = output_spec(specs)
+    while s.kind in ("flatten", "avgpool"):
+        prev = names[s.inputs[0]]
+        if prev.kind in ("flatten", "avgpool") or (
+                prev.kind in ("dense", "conv2d") and prev.activation in ("linear", "softmax")):
+            s = prev
+            continue
+        break
+    if s.kind == "flatten":
+        raise ValueError(f"the output {s.name!r} flattens spiking layer {s.inputs[0]!r}: there "
+                         "are no neurons to read out; end the model with a Dense layer or a "
+                         "global average pooling")
+    return s
+
+
+def post_readout(specs: list[LayerSpec]) -> list[str]:
+    """Names of the linear layers after the readout (they act on integrated potentials)."""
+    ro = readout_spec(specs)
+    names = [s.name for s in specs]
+    return names[names.index(ro.name) + 1:]

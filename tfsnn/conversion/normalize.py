@@ -31,19 +31,11 @@ from keras import ops
 
 from tfsnn.backend import jit
 from tfsnn.cells import synapse
-from tfsnn.conversion.graph import LayerSpec
+from tfsnn.conversion.graph import LayerSpec, readout_spec
 from tfsnn.layers import clamped_relu
 
 NUM_BINS = 4096
 MODES = ("max", "percentile", "scale", None)
-
-
-def readout_spec(specs: list[LayerSpec]) -> LayerSpec:
-    """The last layer with neurons (the one whose potentials are read out)."""
-    out = next(s for s in specs if s.is_output)
-    if out.kind == "flatten":
-        out = next(s for s in specs if s.name == out.inputs[0])
-    return out
 
 
 def _activate(spec, y):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfsnn.conversion.graph import LayerSpec
+from tfsnn.conversion.graph import LayerSpec, readout_spec
 
 SUPPORTED_LAYERS = (
     "InputLayer", "Dense", "Conv2D", "AveragePooling2D", "MaxPooling2D", "Flatten",
@@ -280,11 +280,15 @@ def _fold_batchnorm(layer, spec: LayerSpec, consumers, keras_input):
 
 
 def _check_activations(specs: list[LayerSpec], out: LayerSpec):
-    """Hidden neuron layers must be ReLU; the output softmax or linear."""
+    """Hidden neuron layers must be ReLU; the readout softmax or linear."""
+    try:
+        ro = readout_spec(specs)
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
     for s in specs:
         if s.kind not in ("dense", "conv2d"):
             continue
-        if s is out:
+        if s is ro:
             if s.activation not in _OUTPUT_ACTIVATIONS + ("relu",):
                 raise ConversionError(
                     f"output layer {s.name!r} has activation {s.activation!r}; the output may "
@@ -293,14 +297,8 @@ def _check_activations(specs: list[LayerSpec], out: LayerSpec):
             raise ConversionError(
                 f"hidden layer {s.name!r} ({', '.join(s.source_layers)}) has activation "
                 f"{s.activation!r}; hidden layers must use ReLU to convert to spiking neurons")
-    # the readout: the last layer with neurons
-    if out.kind in ("flatten",):
-        inner = next(s for s in specs if s.name == out.inputs[0])
-        if inner.kind != "avgpool":
-            raise ConversionError(f"the output {out.name!r} must come from a Dense layer or a "
-                                  "global average pooling")
-    elif out.kind not in ("dense", "conv2d", "avgpool"):
-        raise ConversionError(f"the output layer {out.name!r} ({out.kind}) has no neurons "
+    if ro.kind not in ("dense", "conv2d", "avgpool"):
+        raise ConversionError(f"the output layer {ro.name!r} ({ro.kind}) has no neurons "
                               "to read out; end the model with a Dense layer")
     if len(out.output_shape) != 1:
         raise ConversionError(f"the output {out.name!r} has shape {out.output_shape}; a "
