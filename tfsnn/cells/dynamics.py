@@ -104,7 +104,5 @@ class RateDynamics(Dynamics):
 
     def maxpool_step(self, x, state, pool):
         count = ops.add(state[0], x)
-        # key = 2*count + spike: the window maximum is odd iff a max-count input spikes now
-        key = pool(ops.add(ops.multiply(count, 2.0), x))
-        spikes = ops.subtract(key, ops.multiply(ops.floor(ops.multiply(key, 0.5)), 2.0))
-        return spikes, [count]
+        # the running maximum of the input counts rises by at most one per step
+        return ops.subtract(pool(count), pool(state[0])), [count]
