@@ -151,6 +151,12 @@ class _Projection:
         raise NotImplementedError
 
 
+def _divmod(a: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``divmod`` by a scalar; ``//`` uses numpy's fast scalar division, ``np.divmod`` does not."""
+    q = a // d
+    return q, a - q * d
+
+
 def _blocks(g0: int, g1: int, m: int):
     """Split synapses ``g0 <= g < g1`` with ``g = q * m + r`` into whole blocks of ``m``.
 
@@ -175,7 +181,7 @@ class _DenseProjection(_Projection):
 
     def edges(self, g0, g1):
         if self.n_out * 4 > g1 - g0:  # blocks much larger than the chunk: per-synapse decode
-            pre, dst = np.divmod(np.arange(g0, g1, dtype=np.int64), self.n_out)
+            pre, dst = _divmod(np.arange(g0, g1, dtype=np.int64), self.n_out)
         else:
             q, cut = _blocks(g0, g1, self.n_out)
             pre = np.repeat(q, self.n_out)[cut]
@@ -219,14 +225,14 @@ class _WindowProjection(_Projection):
 
     def edges(self, g0, g1):
         if self.m * 4 > g1 - g0:  # blocks much larger than the chunk: per-synapse decode
-            q, r = np.divmod(np.arange(g0, g1, dtype=np.int64), self.m)
-            hp, wp = np.divmod(q, self.nW)
+            q, r = _divmod(np.arange(g0, g1, dtype=np.int64), self.m)
+            hp, wp = _divmod(q, self.nW)
             pre = self.pre_h[hp] + self.pre_w[wp] + self.c_r[r]
             dst = self.dst_h[hp] + self.dst_w[wp] + self.f_r[r]
             w = self.kflat[self.k_h[hp] + self.k_w[wp] + r] if self.conv else None
             return pre, dst, w
         q, cut = _blocks(g0, g1, self.m)
-        hp, wp = np.divmod(q, self.nW)
+        hp, wp = _divmod(q, self.nW)
         pre = _grid(self.pre_h[hp] + self.pre_w[wp], self.c_r, cut)
         dst = _grid(self.dst_h[hp] + self.dst_w[wp], self.f_r, cut)
         if not self.conv:
@@ -255,29 +261,30 @@ def _text_table(texts: list[bytes]) -> np.ndarray:
     buf = np.zeros((len(texts), 8), np.uint8)
     for i, t in enumerate(texts):
         buf[i, : len(t)] = np.frombuffer(t, np.uint8)
-    return buf.view("<u8").reshape(-1).astype(np.uint64)
+    return buf.view("<i8").reshape(-1).astype(np.int64)
 
 
-# three fraction digits: all of them, or with trailing zeros dropped ("500" -> "5", "000" -> "")
-_FRAC3_FULL = _text_table([f"{i:03d}".encode() for i in range(1000)])
-_FRAC3_STRIP = _text_table([f"{i:03d}".rstrip("0").encode() for i in range(1000)])
+# three fraction digits: [0, 1000) all of them, [1000, 2000) with trailing zeros dropped
+# ("500" -> "5", "000" -> ""), used when no digits follow
+_FRAC3 = _text_table([f"{i:03d}".encode() for i in range(1000)]
+                     + [f"{i:03d}".rstrip("0").encode() for i in range(1000)])
 _EXP_OFFSET = 400
 # exponent and the row's newline: "e-05\n", "e+00\n", "e-100\n"
 _EXP_NL = _text_table([f"e{k:+03d}\n".encode() for k in range(-_EXP_OFFSET, _EXP_OFFSET + 1)])
 _POW10_OFFSET = 340
 _POW10 = np.array([float(f"1e{k}") for k in range(-_POW10_OFFSET, _POW10_OFFSET + 1)])
 _FLOAT_WORDS = 2  # 16 bytes per formatted value, the newline included
-_ZERO_W0 = np.uint64(ord("0") << 8)
-_NL_W1 = np.uint64(ord("\n") << 8)
+_ZERO_W0 = ord("0") << 8
+_NL_W1 = ord("\n") << 8
 
 
 def _scale_to_mantissa(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     """``a * 10**(6 - e)`` (in two steps where one power of ten would overflow)."""
     k = 6 - e
-    if k.size and (np.abs(k).max() > 300):
+    if len(k) and (k.max() > 300 or k.min() < -300):
         k1 = k // 2
-        return a * _POW10[k1 + _POW10_OFFSET] * _POW10[k - k1 + _POW10_OFFSET]
-    return a * _POW10[k + _POW10_OFFSET]
+        return a * _POW10.take(k1 + _POW10_OFFSET) * _POW10.take(k - k1 + _POW10_OFFSET)
+    return a * _POW10.take(k + _POW10_OFFSET)
 
 
 def format_float_words(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -296,35 +303,45 @@ def format_float_words(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarr
     nz = a != 0
     if not all_finite:
         nz &= finite
-    safe = np.where(nz, a, 1.0)
+    all_nz = bool(nz.all())
+    safe = a
+    if not all_nz:
+        zero = ~nz
+        safe = a + zero if all_finite else np.where(nz, a, 1.0)  # 1.0 where no digits
     e = np.floor(np.log10(safe)).astype(np.int64)
     m = np.rint(_scale_to_mantissa(safe, e)).astype(np.int64)
-    bad = (m >= 10_000_000) | (m < 1_000_000)
-    if bad.any():  # log10 off by one near powers of ten, or rounded up to 10.000000
-        idx = np.flatnonzero(bad)
-        e[idx] += np.where(m[idx] >= 10_000_000, 1, -1)
+    if len(m) and (m.max() >= 10_000_000 or m.min() < 1_000_000):
+        # log10 off by one near powers of ten, or rounded up to 10.000000
+        idx = np.flatnonzero((m >= 10_000_000) | (m < 1_000_000))
+        e[idx] += (m[idx] >= 10_000_000) * 2 - 1
         m[idx] = np.rint(_scale_to_mantissa(safe[idx], e[idx])).astype(np.int64)
         over = idx[m[idx] >= 10_000_000]  # only a round-up to 10**7 can still overflow
         e[over] += 1
         m[over] = 1_000_000
-    lead, frac = np.divmod(m, 1_000_000)
-    hi, lo = np.divmod(frac, 1000)
-    lo_zero = lo == 0
-    hi_text = np.where(lo_zero, _FRAC3_STRIP[hi], _FRAC3_FULL[hi])
-    lo_text = _FRAC3_STRIP[lo]
-    head = (lead + ord("0")).astype(np.uint64) << np.uint64(8)
-    head |= np.where(x < 0, np.uint64(ord("-")), np.uint64(0))
-    head |= np.where(frac != 0, np.uint64(ord(".") << 16), np.uint64(0))
+    lead, frac = _divmod(m, 1_000_000)
+    hi, lo = _divmod(frac, 1000)
+    hi_text = _FRAC3.take(hi + (lo == 0) * 1000)
+    lo_text = _FRAC3.take(lo + 1000)
+    w0 = (x < 0) * ord("-")
+    w0 |= (lead + ord("0")) << 8
+    w0 |= (frac != 0) * (ord(".") << 16)
+    w0 |= hi_text << 24
+    w0 |= (lo_text & 0xFFFF) << 48
+    w1 = _EXP_NL.take(e + _EXP_OFFSET) << 8
+    w1 |= lo_text >> 16
+    if not all_nz:  # zero: "0" (arithmetic, not masked stores: those are slow on random masks)
+        w0 *= nz
+        w0 += zero * _ZERO_W0
+        w1 *= nz
+        w1 += zero * _NL_W1
     words = np.empty((len(x), _FLOAT_WORDS), np.uint64) if out is None else out
-    w0 = head | (hi_text << np.uint64(24)) | ((lo_text & np.uint64(0xFFFF)) << np.uint64(48))
-    w1 = (lo_text >> np.uint64(16)) | (_EXP_NL[np.clip(e, -_EXP_OFFSET, _EXP_OFFSET)
-                                              + _EXP_OFFSET] << np.uint64(8))
-    words[:, 0] = np.where(nz, w0, _ZERO_W0)
-    words[:, 1] = np.where(nz, w1, _NL_W1)
+    view = words.view(np.int64)
+    view[:, 0] = w0
+    view[:, 1] = w1
     if not all_finite:
         for i in np.flatnonzero(~finite):
             text = repr(float(x[i])).encode()  # 'nan', 'inf', '-inf'
-            words[i] = _text_table([text + b"\n"])[0], 0
+            view[i] = _text_table([text + b"\n"])[0], 0
     return words
 
 
@@ -346,8 +363,7 @@ def _csv_quote(name: str) -> str:
 
 
 def _index_table(name: str, shape: tuple) -> np.ndarray:
-    """Per neuron of a group the zero-padded bytes ``name,i_j_k,`` as uint64 words, stored
-    word-major ``(words, n)`` so that each word is gathered with one 1-D ``take``."""
+    """Per neuron of a group the zero-padded bytes ``name,i_j_k,`` as ``(n, words)`` uint64."""
     n = int(np.prod(shape))
     label = np.frombuffer(_csv_quote(name).encode() + b",", np.uint8)
     comps = np.unravel_index(np.arange(n), shape)
@@ -362,7 +378,7 @@ def _index_table(name: str, shape: tuple) -> np.ndarray:
     width = sum(f.shape[1] for f in fields)
     table = np.zeros((n, _pad8(width)), np.uint8)
     table[:, :width] = np.concatenate(fields, axis=1)
-    return np.ascontiguousarray(table.view(np.uint64).T)
+    return table.view(np.uint64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,20 +649,26 @@ class SynapseGraph:
                     src_tab = table(src.gid)
                 else:  # after a concat: one table over the concatenated positions
                     parts = {g: table(g) for g in np.unique(src.gids).tolist()}
-                    width = max(t.shape[0] for t in parts.values())
-                    src_tab = np.zeros((width, len(src.gids)), np.uint64)
+                    width = max(t.shape[1] for t in parts.values())
+                    src_tab = np.zeros((len(src.gids), width), np.uint64)
                     for g, t in parts.items():
                         sel = np.flatnonzero(src.gids == g)
-                        src_tab[: t.shape[0], sel] = t[:, src.index[sel]]
+                        src_tab[sel, : t.shape[1]] = t[src.index[sel]]
                 dst_tab = table(dgid)
-                cols = [(t, j) for t in (src_tab, dst_tab) for j in range(t.shape[0])]
+                ws, wd = src_tab.shape[1], dst_tab.shape[1]
+                # whole table rows as single items: one fast 1-D take per field
+                src_items = src_tab.view(f"V{8 * ws}").reshape(-1)
+                dst_items = dst_tab.view(f"V{8 * wd}").reshape(-1)
+                row_type = np.dtype([("s", f"V{8 * ws}"), ("d", f"V{8 * wd}"),
+                                     ("f", f"V{8 * _FLOAT_WORDS}")])
                 for g0 in range(0, proj.total, chunk_size):
                     pre, dst, w = proj.edges(g0, min(g0 + chunk_size, proj.total))
                     edge = in_rate[pre] if w is None else in_rate[pre] * w
-                    rows = np.empty((len(pre), len(cols) + _FLOAT_WORDS), np.uint64)
-                    for k, (t, j) in enumerate(cols):
-                        rows[:, k] = t[j].take(pre if t is src_tab else dst)
-                    format_float_words(edge, out=rows[:, len(cols):])
+                    rows = np.empty(len(pre), row_type)
+                    rows["s"] = src_items.take(pre)
+                    rows["d"] = dst_items.take(dst)
+                    words = rows.view(np.uint64).reshape(len(pre), -1)
+                    format_float_words(edge, out=words[:, ws + wd:])
                     f.write(rows.tobytes().translate(None, b"\0"))
                     written += len(pre)
                 for g in [g for g, last in last_use.items() if last <= p]:
