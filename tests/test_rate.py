@@ -17,6 +17,7 @@ def _identity_layer(n, v_init=0.0, tau=None):
     return cell
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("v_init", [0.0, 0.5])
 @pytest.mark.parametrize("T", [10, 37, 200])
 def test_if_rate_equals_clipped_relu_within_one_over_T(v_init, T):
@@ -39,6 +40,7 @@ def test_leak_lowers_the_rate():
     assert r_lif.sum() < r_if.sum()
 
 
+@pytest.mark.jax
 def test_maxpool_passes_spikes_of_the_most_active_input():
     cell = rate.LifNeuronCellMaxPool2D(pool_size=2, output_shape=(1, 1, 1))
     cell.build((None, 2, 2, 1))
@@ -57,6 +59,7 @@ def test_maxpool_passes_spikes_of_the_most_active_input():
     np.testing.assert_array_equal(out, [1, 1, 1, 0, 0, 1, 1, 1])
 
 
+@pytest.mark.jax
 def test_rate_snn_close_to_ann_on_digits(digits, trained_digits_cnn):
     ann_acc = float(np.mean(trained_digits_cnn.predict(digits.x_test, verbose=0).argmax(1)
                             == digits.y_test))
@@ -74,6 +77,7 @@ def test_rate_snn_close_to_ann_on_digits(digits, trained_digits_cnn):
     np.testing.assert_array_equal(scores.argmax(1), res.predictions_per_step[-1, :20])
 
 
+@pytest.mark.jax
 def test_save_load_round_trip(tmp_path, digits, trained_digits_cnn):
     snn = tfsnn.convert(trained_digits_cnn, digits.x_train[:200], v_init=0.5, tau=50.0)
     path = tmp_path / "snn.keras"
@@ -114,6 +118,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path, digits, trained_digits_cnn):
         snn.save(tmp_path / "model.h5")
 
 
+@pytest.mark.jax
 def test_poisson_input_is_seeded(digits, trained_digits_cnn):
     snn = tfsnn.convert(trained_digits_cnn, digits.x_train[:100])
     x, y = digits.x_test[:32], digits.y_test[:32]
