@@ -546,8 +546,8 @@ def test_synapse_graph_from_simulation_result():
              LayerSpec("flatten", "flatten", ["input"], (3, 2), (6,)),
              LayerSpec("dense", "dense", ["flatten"], (6,), (2,), kernel=kernel,
                        bias=np.zeros(2, np.float32), activation="softmax", is_output=True)]
-    counts = {"input": rng.integers(0, 80, (3, 2)), "flatten": rng.integers(0, 80, 6),
-              "dense": rng.integers(0, 80, 2)}
+    # no counts for the readout (it integrates without spiking); flatten counts are ignored
+    counts = {"input": rng.integers(0, 80, (3, 2)), "flatten": rng.integers(0, 80, 6)}
     snn = _FakeSNN(specs, counts, num_samples=4, timesteps=20)
     graph = synapse_graph(snn, np.zeros((4, 3, 2)), timesteps=20, batch_size=2,
                           input_mode="poisson")
@@ -584,10 +584,16 @@ def test_rates_with_wrong_shape_name_group_and_shapes():
 def test_missing_and_unknown_rates():
     rng = np.random.default_rng(17)
     specs, rates, _ = _flatten_dense_specs(rng)
-    with pytest.raises(ValueError, match=r"no firing rates for group\(s\) \['fc'\]"):
-        build_synapse_graph(specs, {"img": rates["img"]})
+    with pytest.raises(ValueError, match=r"no firing rates for group\(s\) \['img'\]"):
+        build_synapse_graph(specs, {"fc": rates["fc"]})
     with pytest.raises(ValueError, match="not in the network: .'other'"):
         build_synapse_graph(specs, {**rates, "other": np.zeros(1)})
+    with pytest.raises(ValueError, match=r"without neurons.*\['flat'\]"):
+        build_synapse_graph(specs, {**rates, "flat": np.zeros(24)})
+    # a group without outgoing synapses (the readout) needs no rates
+    graph = build_synapse_graph(specs, {"img": rates["img"]})
+    assert graph.num_synapses == 24 * 5 and "fc" not in graph.rates
+    assert graph.to_networkx().nodes[("fc", (0,))]["rate"] is None
     with pytest.raises(ValueError, match="'fc' contain NaN"):
         build_synapse_graph(specs, {**rates, "fc": np.full(5, np.nan)})
 

@@ -411,7 +411,9 @@ class SynapseGraph:
     between them. Edges are generated on demand (``iter_chunks``, ``to_csv``, ...).
 
     ``specs``: the converted network (``LayerSpec`` list, topological order); ``rates``: group
-    name -> firing rate per neuron (spikes per timestep), shaped like the group's output."""
+    name -> firing rate per neuron (spikes per timestep), shaped like the group's output. Rates
+    are required for every group with outgoing synapses; the others (e.g. a readout layer that
+    integrates without spiking) may be left out."""
 
     def __init__(self, specs: list[LayerSpec], rates: dict):
         self.specs = list(specs)
@@ -425,8 +427,6 @@ class SynapseGraph:
         self.group_names = [s.name for s in groups]
         self.group_shapes = [tuple(int(d) for d in s.output_shape) for s in groups]
         self._gid = {name: i for i, name in enumerate(self.group_names)}
-        self.rates = self._check_rates(rates)
-        self._rate_flat = [self.rates[n].reshape(-1) for n in self.group_names]
         self._sources: dict[str, _Source] = {}
         # (dest spec, dest gid, source of its input, projection)
         self._projections = []
@@ -437,6 +437,13 @@ class SynapseGraph:
                 self._projections.append((spec, self._gid[spec.name], src, proj))
             elif spec.kind in RESHAPE_KINDS:
                 self._source(spec.name)  # validates shapes early
+        #: group ids with outgoing synapses: their rates weight the edges
+        self._presynaptic = sorted({g for *_, src, _p in self._projections
+                                    for g in ([src.gid] if src.gid is not None
+                                              else np.unique(src.gids).tolist())})
+        self.rates = self._check_rates(rates)
+        self._rate_flat = [self.rates[n].reshape(-1) if n in self.rates else None
+                           for n in self.group_names]
 
     # ---- construction and validation
 
@@ -454,12 +461,19 @@ class SynapseGraph:
         if unknown:
             raise ValueError(f"rates given for layers that are not in the network: {unknown}; "
                              f"groups: {self.group_names}")
-        missing = [n for n in self.group_names if n not in rates]
+        no_neurons = sorted(set(rates) - set(self.group_names))
+        if no_neurons:
+            raise ValueError(f"rates given for layers without neurons ({'/'.join(RESHAPE_KINDS)}"
+                             f"): {no_neurons}; give rates for the groups {self.group_names}")
+        needed = [self.group_names[g] for g in self._presynaptic]
+        missing = [n for n in needed if n not in rates]
         if missing:
-            raise ValueError(f"no firing rates for group(s) {missing}; every neuron group needs "
-                             f"rates (groups: {self.group_names})")
+            raise ValueError(f"no firing rates for group(s) {missing}; every group with outgoing "
+                             f"synapses needs rates (needed: {needed})")
         out = {}
         for name, shape in zip(self.group_names, self.group_shapes):
+            if name not in rates:  # a group without outgoing synapses, e.g. the readout
+                continue
             r = np.asarray(rates[name], dtype=np.float64)
             if r.shape != shape:
                 raise ValueError(f"rates for group {name!r} have shape {r.shape}, expected the "
@@ -678,7 +692,8 @@ class SynapseGraph:
 
     def to_networkx(self, max_edges: int = 1_000_000, multigraph: bool = False):
         """A ``networkx.DiGraph``: nodes ``(group name, index tuple)`` with attributes ``group``,
-        ``index`` and ``rate`` (all neurons of all groups); edges with attribute ``edge``.
+        ``index`` and ``rate`` (all neurons of all groups; rate ``None`` where none was given);
+        edges with attribute ``edge``.
         Raises ``ValueError`` when the graph has more than ``max_edges`` synapses."""
         import networkx as nx
 
@@ -690,11 +705,13 @@ class SynapseGraph:
         graph = nx.MultiDiGraph() if multigraph else nx.DiGraph()
         keys = []  # per group: node key of each neuron (flat index order)
         for name, shape, rate in zip(self.group_names, self.group_shapes, self._rate_flat):
-            index = list(zip(*(c.tolist() for c in np.unravel_index(np.arange(rate.size),
+            n_neurons = int(np.prod(shape))
+            index = list(zip(*(c.tolist() for c in np.unravel_index(np.arange(n_neurons),
                                                                     shape))))
             keys.append([(name, ix) for ix in index])
+            rate = [None] * n_neurons if rate is None else rate.tolist()
             graph.add_nodes_from((key, {"group": name, "index": key[1], "rate": r})
-                                 for key, r in zip(keys[-1], rate.tolist()))
+                                 for key, r in zip(keys[-1], rate))
         for c in self.iter_chunks():
             graph.add_edges_from(
                 (keys[sg][sn], keys[dg][dn], {"edge": e})
