@@ -13,7 +13,7 @@ __all__ = ["convert", "parse", "normalize", "analog_forward", "LayerSpec", "Conv
 
 
 def convert(ann, x_norm=None, encoding="rate", normalization="percentile", percentile=99.9,
-            channelwise=False, scale=None, threshold=1.0, v_init=None, tau=None,
+            channelwise=True, scale=None, threshold=1.0, v_init=None, tau=None,
             batch_size=256, progress=False, **dyn_params):
     """Convert a trained Keras model into a ``SpikingModel``.
 
@@ -23,7 +23,8 @@ def convert(ann, x_norm=None, encoding="rate", normalization="percentile", perce
         encoding: "rate" (others: see ``tfsnn.cells.ENCODINGS``).
         normalization: "max", "percentile", "scale" (with ``scale=``) or None.
         percentile: for "percentile" (default 99.9).
-        channelwise: one scale per output channel instead of per layer.
+        channelwise: one scale per output channel (default) instead of one per layer; with
+            ``v_init=0.5`` the best low-latency setting measured (docs/accuracy.md).
         threshold: firing threshold theta of the spiking neurons.
         v_init: initial membrane potential as a fraction of theta (default: the encoding's,
             0.5 for rate coding).
