@@ -1,0 +1,300 @@
+"""Energy estimate: operations of the ANN against synaptic operations of the SNN.
+
+Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET):
+
+- **ANN**, per image and layer ``l``:
+
+  - Dense: ``MAC_l = n_in * n_out``.
+  - Conv2D: ``MAC_l = P_h * P_w * c_in * c_out`` where ``P_h`` (``P_w``) counts the
+    (output row, input row) pairs of the convolution that are in bounds: padding zeros are not
+    multiplied, so with ``"same"`` padding border outputs cost less.
+  - AveragePooling2D: ``ADD_l = P_h * P_w * c``, one addition per in-bounds window element
+    (the division by the window size is folded into the next layer's weights and not counted).
+  - MaxPooling2D (comparisons), Flatten, Concatenate: not counted.
+
+  ``E_ANN = e_mac * sum(MAC) + e_ac * sum(ADD)``.
+
+- **SNN**, per image: a spike of neuron ``i`` costs one accumulate (AC) per synapse it has into
+  the next layer(s), its fan-out ``f_i``. Per receiving layer ``l`` (Dense, Conv2D, the readout)
+
+      AC_l = sum_{source layers k} sum_{i in k} (N_i / N) * f_{i -> l}
+
+  with ``N_i`` the spikes of neuron ``i`` over the ``N`` evaluated images
+  (``SimulationResult.neuron_spike_counts``), so border neurons of a padded or strided
+  convolution count with their exact, smaller fan-out. Sources are the spiking layers
+  (Dense, Conv2D, max pooling: a spiking max-pool passes spikes through a gate at no synaptic
+  cost) and the input under Poisson input.
+
+  - **Average pooling** has no neurons in the SNN: it is linear, and the weights of the layer
+    after it can be composed with it. A spike of neuron ``i`` before the pool therefore reaches
+    every neuron ``j`` of the next synaptic layer for which some pool window containing ``i``
+    feeds ``j``: ``f_i`` = the number of such distinct ``j`` (the nonzeros of the composed
+    weight matrix; for non-overlapping windows, the fan-out of the pooled unit that contains
+    ``i``). The pooling itself then costs nothing.
+  - **Constant (analog) input**: the first layer receives real values, not spikes. Its current
+    is the same at every step and computed once per image, so its operations are the ANN's:
+    ``MAC_l`` (and the pooling additions of an average pool on the analog input).
+  - Layers after the readout (e.g. a global average pooling of a linear readout) act on the
+    integrated potentials once per image: ANN cost.
+  - Neuron updates (bias, leak, threshold test: ``num_neurons * T`` per image) are counted and
+    reported as ``neuron_updates``; they cost ``e_neuron`` each (default 0: only synaptic
+    operations, as in Rueckauer et al. 2017; pass ``e_neuron=e_ac`` to charge one add).
+
+  ``E_SNN = e_mac * sum(MAC_snn) + e_ac * sum(AC) + e_neuron * sum(neuron_updates)``.
+
+Energy per operation: 45 nm CMOS figures (Horowitz, ISSCC 2014): 32-bit float multiply
+3.7 pJ + add 0.9 pJ = ``e_mac = 4.6 pJ``; accumulate ``e_ac = 0.9 pJ``. All energies are in
+joules per image. ``ratio = E_SNN / E_ANN`` is the normalized SNN energy (< 1: the SNN saves).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tfsnn.conversion.graph import by_name
+
+E_MAC = 4.6e-12
+E_AC = 0.9e-12
+
+#: layers that pass spikes on linearly, without neurons (before the readout)
+_PASS = ("flatten", "concat", "avgpool")
+
+
+# ----------------------------------------------------------------------------- connectivity
+def window_connectivity(n_in: int, n_out: int, k: int, stride: int, padding: str) -> np.ndarray:
+    """``C[o, i]``: input ``i`` lies in the window of output ``o`` (1-D, in bounds).
+
+    TensorFlow/Keras padding arithmetic: "valid" starts at 0; "same" pads
+    ``max((n_out - 1) * stride + k - n_in, 0)`` in total, the smaller half before.
+    """
+    padding = str(padding).lower()
+    if padding == "same":
+        pad = max((n_out - 1) * stride + k - n_in, 0) // 2
+    elif padding == "valid":
+        pad = 0
+    else:
+        raise ValueError(f"unsupported padding {padding!r}; supported: 'valid', 'same'")
+    start = np.arange(n_out)[:, None] * stride - pad
+    off = np.arange(n_in)[None, :] - start
+    return (off >= 0) & (off < k)
+
+
+def _window(spec):
+    """Per-axis connectivity ``(C_h, C_w)`` of a conv or pooling spec."""
+    h_in, w_in = spec.input_shape[:2]
+    h_out, w_out = spec.output_shape[:2]
+    if spec.kind == "conv2d":
+        kh, kw = spec.kernel.shape[:2]
+    else:
+        kh, kw = spec.config["pool_size"]
+    sh, sw = spec.config["strides"]
+    pad = spec.config["padding"]
+    return (window_connectivity(h_in, h_out, kh, sh, pad),
+            window_connectivity(w_in, w_out, kw, sw, pad))
+
+
+def ann_operations(specs) -> dict:
+    """``{layer: {"macs": int, "acs": int}}`` of one ANN inference (see module docstring)."""
+    out = {}
+    for s in specs:
+        if s.kind == "dense":
+            out[s.name] = {"macs": int(s.kernel.shape[0] * s.kernel.shape[1]), "acs": 0}
+        elif s.kind == "conv2d":
+            ch, cw = _window(s)
+            c_in, c_out = s.kernel.shape[2:]
+            out[s.name] = {"macs": int(ch.sum()) * int(cw.sum()) * int(c_in) * int(c_out),
+                           "acs": 0}
+        elif s.kind == "avgpool":
+            ch, cw = _window(s)
+            out[s.name] = {"macs": 0, "acs": int(ch.sum()) * int(cw.sum()) * int(s.output_shape[-1])}
+    return out
+
+
+class _Reach:
+    """Targets in a receiving layer of each element of a tensor, per axis.
+
+    An element ``(h, w, c)`` reaches ``R_h(h) x R_w(w) x nc`` targets, ``R_h(h)`` the nonzero
+    rows of column ``h`` of ``mh`` (None for 1-D tensors or all-to-all: every element reaches
+    ``nc``). All fan-outs are independent of the channel.
+    """
+
+    def __init__(self, mh=None, mw=None, nc=1):
+        self.mh, self.mw, self.nc = mh, mw, int(nc)
+
+    def fanout(self, shape) -> np.ndarray:
+        shape = tuple(shape)
+        if self.mh is None:
+            return np.full(shape, float(self.nc))
+        fh = self.mh.sum(0).astype(np.float64)
+        fw = self.mw.sum(0).astype(np.float64)
+        f = fh[:, None, None] * fw[None, :, None] * self.nc
+        return np.broadcast_to(f, shape).copy()
+
+    def spatial(self, shape):
+        """The same reach on a 3-D tensor (all-to-all: one virtual target row and column)."""
+        if self.mh is not None or len(shape) != 3:
+            return self
+        return _Reach(np.ones((1, shape[0]), bool), np.ones((1, shape[1]), bool), self.nc)
+
+
+def _receiver_reach(spec) -> _Reach:
+    if spec.kind == "dense":
+        return _Reach(nc=spec.kernel.shape[1])
+    ch, cw = _window(spec)
+    return _Reach(ch, cw, spec.output_shape[-1] if spec.kind == "conv2d" else 1)
+
+
+def _through(reach: _Reach, spec, inp) -> _Reach:
+    """Carry the reach on ``spec``'s output back to its input ``inp``."""
+    if spec.kind == "flatten":
+        return _Reach(nc=reach.nc).spatial(inp.output_shape) if reach.mh is None else reach
+    if spec.kind == "concat":  # channel concatenation: spatial reach unchanged
+        return reach
+    # average pooling (depthwise): compose the windows
+    reach = reach.spatial(spec.output_shape)
+    ph, pw = _window(spec)
+    return _Reach((reach.mh.astype(np.int64) @ ph.astype(np.int64)) > 0,
+                  (reach.mw.astype(np.int64) @ pw.astype(np.int64)) > 0, reach.nc)
+
+
+def _readout_and_after(specs, readout=None):
+    if readout is None:
+        from tfsnn.conversion.normalize import readout_spec
+
+        readout = readout_spec(specs)
+    names = [s.name for s in specs]
+    return readout, set(names[names.index(readout.name) + 1:])
+
+
+def receivers(specs, readout=None) -> list:
+    """Layers whose neurons receive synaptic input: Dense, Conv2D and the readout."""
+    readout, after = _readout_and_after(specs, readout)
+    return [s for s in specs if s.name not in after and
+            (s.kind in ("dense", "conv2d") or s is readout)]
+
+
+def synaptic_fanout(specs, readout=None) -> dict:
+    """Exact per-neuron fan-out: ``{receiver: {source: array shaped like source output}}``.
+
+    ``f[l][k][i]`` is the number of synapses from neuron ``i`` of source layer ``k`` into the
+    receiving layer ``l``, with average pools and reshapes between them composed in (see module
+    docstring). Sources are the layers that emit spikes or analog values (input, Dense, Conv2D,
+    max pooling). Paths through the same source add up.
+    """
+    readout, after = _readout_and_after(specs, readout)
+    named = by_name(specs)
+    out = {}
+    for r in receivers(specs, readout):
+        per_src: dict = {}
+        stack = [(named[r.inputs[0]], _receiver_reach(r))]
+        while stack:
+            s, reach = stack.pop()
+            if s.kind in _PASS and s is not readout:
+                for i in s.inputs:
+                    stack.append((named[i], _through(reach, s, named[i])))
+                continue
+            f = reach.fanout(s.output_shape)
+            per_src[s.name] = per_src.get(s.name, 0) + f
+        out[r.name] = per_src
+    return out
+
+
+def _analog_masks(specs, input_mode, readout):
+    """Per element of every tensor before the readout: does it carry analog values?"""
+    masks = {}
+    for s in specs:
+        if s.kind == "input":
+            masks[s.name] = np.full(s.output_shape, input_mode == "constant")
+        elif s.kind == "flatten":
+            masks[s.name] = masks[s.inputs[0]].reshape(s.output_shape)
+        elif s.kind == "concat":
+            masks[s.name] = np.concatenate([masks[i] for i in s.inputs], axis=-1)
+        elif s.kind == "avgpool" and s is not readout:
+            m = masks[s.inputs[0]].any(axis=(0, 1))  # depthwise: per channel
+            masks[s.name] = np.broadcast_to(m, s.output_shape)
+        else:
+            masks[s.name] = np.zeros(s.output_shape, bool)
+    return masks
+
+
+def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
+    """ANN vs SNN energy per image from the spike counts of a simulation.
+
+    Args:
+        snn: the ``SpikingModel``.
+        result: its ``SimulationResult`` (per-neuron spike counts over ``num_samples`` images).
+        e_mac, e_ac: joules per multiply-accumulate and per accumulate (45 nm float32:
+            4.6 pJ and 0.9 pJ, Horowitz 2014).
+        e_neuron: joules per neuron update (bias, leak, threshold test) per step; default 0.
+
+    Returns ``{"params", "layers": {name: {...}}, "ann": {...}, "snn": {...}, "ratio",
+    "saving"}``; see the module docstring for the formulas. Energies in joules per image.
+    """
+    for k, v in (("e_mac", e_mac), ("e_ac", e_ac), ("e_neuron", e_neuron)):
+        if not (isinstance(v, (int, float, np.floating, np.integer)) and v >= 0):
+            raise ValueError(f"{k} must be a non-negative number (joules per operation), "
+                             f"got {v!r}")
+    specs = snn.specs
+    readout, after = _readout_and_after(specs, snn.readout)
+    named = by_name(specs)
+    n = max(int(result.num_samples), 1)
+    T = int(result.timesteps)
+    input_mode = result.input_mode
+    ann_ops = ann_operations(specs)
+    fan = synaptic_fanout(specs, readout)
+    analog = _analog_masks(specs, input_mode, readout)
+    counts = result.neuron_spike_counts
+    layers = {}
+    for s in specs:
+        if s.name not in ann_ops:
+            continue
+        a = ann_ops[s.name]
+        row = {"kind": s.kind, "ann_macs": float(a["macs"]), "ann_acs": float(a["acs"]),
+               "snn_macs": 0.0, "snn_acs": 0.0, "neuron_updates": 0.0, "sources": {}}
+        if s.name in after:  # acts on integrated potentials, once per image
+            row["snn_macs"], row["snn_acs"] = row["ann_macs"], row["ann_acs"]
+        elif s.kind == "avgpool" and s is not readout:  # folded into the next fan-out
+            frac = float(analog[s.inputs[0]].mean())  # pooling of analog input: ANN cost
+            row["snn_acs"] = row["ann_acs"] * frac
+        else:
+            inp = named[s.inputs[0]]
+            direct = _receiver_reach(s).fanout(inp.output_shape)
+            row["snn_macs"] = float((direct * analog[inp.name]).sum())
+            for src, f in fan[s.name].items():
+                if named[src].kind == "input" and input_mode == "constant":
+                    continue  # analog: counted as MACs above
+                if src not in counts:
+                    raise ValueError(f"the simulation result has no spike counts of layer "
+                                     f"{src!r}; simulate with this SNN (SpikingModel.evaluate)")
+                c = np.asarray(counts[src], np.float64)
+                if c.shape != f.shape:
+                    raise ValueError(f"spike counts of {src!r} have shape {c.shape}, the "
+                                     f"layer has {f.shape}: result and SNN do not match")
+                acs = float((c * f).sum()) / n
+                row["sources"][src] = acs
+                row["snn_acs"] += acs
+            row["neuron_updates"] = float(s.num_neurons * T)
+        row["ann_energy"] = row["ann_macs"] * e_mac + row["ann_acs"] * e_ac
+        row["snn_energy"] = (row["snn_macs"] * e_mac + row["snn_acs"] * e_ac
+                             + row["neuron_updates"] * e_neuron)
+        row["ratio"] = _ratio(row["snn_energy"], row["ann_energy"])
+        layers[s.name] = row
+
+    def total(key):
+        return float(sum(r[key] for r in layers.values()))
+
+    ann = {"macs": total("ann_macs"), "acs": total("ann_acs"), "energy": total("ann_energy")}
+    snn_tot = {"macs": total("snn_macs"), "acs": total("snn_acs"),
+               "neuron_updates": total("neuron_updates"), "energy": total("snn_energy")}
+    ratio = _ratio(snn_tot["energy"], ann["energy"])
+    return {"params": {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
+                       "units": "joules per image", "timesteps": T, "input_mode": input_mode,
+                       "num_samples": int(result.num_samples)},
+            "layers": layers, "ann": ann, "snn": snn_tot, "ratio": ratio,
+            "saving": _ratio(ann["energy"], snn_tot["energy"])}
+
+
+def _ratio(a, b):
+    return float(a / b) if b > 0 else (math.nan if a == 0 else math.inf)
