@@ -1,0 +1,239 @@
+"""Spike statistics of a simulated SNN and their relation to the ANN.
+
+``snn_activation_analysis`` returns a JSON-friendly dict (floats, ints, strings, lists;
+undefined values are ``nan``)::
+
+    {"network": {...}, "layers": {name: {...}}, "energy": {...}, "_arrays": {...}}
+
+Definitions, per layer with spiking neurons (``SimulationResult.layer_stats``: Dense, Conv2D,
+spiking max pooling, and the input under Poisson input), over the ``N`` evaluated images, the
+layer's ``n`` neurons and ``T`` steps; ``c_{s,i}`` is the spike count of neuron ``i`` on
+image ``s`` and ``h_t`` the number of spikes at step ``t`` (``t = 1..T``):
+
+- ``spikes_per_image = sum_t h_t / N``
+- ``count_mean = sum c_{s,i} / (N n)``, ``count_var = sum c_{s,i}^2 / (N n) - count_mean^2``
+  (population variance over all (image, neuron) pairs); ``rate_mean = count_mean / T``
+- ``spike_time_mean = sum_t t h_t / sum_t h_t``,
+  ``spike_time_var = sum_t t^2 h_t / sum_t h_t - spike_time_mean^2`` (nan without spikes)
+- ``silent_neuron_fraction``: neurons that never spike on any image;
+  ``silent_pair_fraction``: (image, neuron) pairs without a spike
+- ``spike_time_histogram``: ``h_t`` for ``t = 1..T`` (the distribution of spike timesteps)
+- ``rate_correlation``: Pearson correlation over the (image, neuron) pairs of the first
+  ``n_correlation`` images between the SNN rate ``c_{s,i} / T`` and the folded ANN's
+  activation of the same neuron on the normalized network (``analog_forward(snn.specs, x)``,
+  i.e. the ANN activation divided by the layer scale lambda), **clipped to [0, 1]**: an IF
+  neuron cannot fire more than once per step, so the clipped value is what the SNN can
+  represent. ``rate_correlation_unclipped`` uses the raw normalized activation;
+  ``rate_rmse = sqrt(mean((c/T - clip(a, 0, 1))^2))``.
+
+Network: ``ann_accuracy`` (the Keras ANN), ``snn_accuracy`` (at ``T``),
+``accuracy_per_step`` (t = 1..T), ``spikes_per_image`` (all spiking layers),
+``readout_correlation`` (SNN scores ``V_T / T`` against the ANN's pre-softmax output), and
+the energy estimate of ``tfsnn.analysis.energy`` under ``"energy"``.
+
+``"_arrays"`` holds numpy arrays for plots and TensorBoard (not JSON): per layer the spike
+histogram over time, per-neuron totals, the per-image counts and ANN activations of the
+correlation images, and the recorded spike trains ``(T, record_samples, ...)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: keys of the per-layer scalar statistics (in logging order)
+LAYER_SCALARS = ("num_neurons", "spikes_per_image", "count_mean", "count_var", "rate_mean",
+                 "spike_time_mean", "spike_time_var", "silent_neuron_fraction",
+                 "silent_pair_fraction", "rate_correlation", "rate_correlation_unclipped",
+                 "rate_rmse")
+
+
+def layer_statistics(stats, num_samples: int, timesteps: int) -> dict:
+    """The scalar statistics of one ``LayerStats`` (see module docstring)."""
+    n = int(stats.num_neurons)
+    pairs = max(int(num_samples) * n, 1)
+    h = np.asarray(stats.step_counts, np.float64)
+    if h.shape != (timesteps,):
+        raise ValueError(f"layer {stats.name!r}: step_counts has shape {h.shape}, expected "
+                         f"({timesteps},) for T={timesteps}")
+    total = float(h.sum())
+    mean = total / pairs
+    t = np.arange(1, timesteps + 1, dtype=np.float64)
+    if total > 0:
+        tm = float((t * h).sum() / total)
+        tv = max(float((t * t * h).sum() / total) - tm * tm, 0.0)
+    else:
+        tm = tv = math.nan
+    counts = np.asarray(stats.neuron_counts)
+    return {"num_neurons": n, "total_spikes": total,
+            "spikes_per_image": total / max(int(num_samples), 1),
+            "count_mean": mean,
+            "count_var": max(float(stats.sum_sq_counts) / pairs - mean * mean, 0.0),
+            "rate_mean": mean / timesteps,
+            "spike_time_mean": tm, "spike_time_var": tv,
+            "silent_neuron_fraction": float((counts == 0).sum()) / max(n, 1),
+            "silent_pair_fraction": float(stats.silent_pairs) / pairs,
+            "spike_time_histogram": h.tolist()}
+
+
+def pearson(a, b) -> float:
+    """Pearson correlation of two equally long arrays (nan if either is constant)."""
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"cannot correlate arrays of {a.size} and {b.size} values")
+    if a.size < 2:
+        return math.nan
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else math.nan
+
+
+def _labels(y):
+    y = np.asarray(y)
+    return y.argmax(-1) if y.ndim == 2 else y.astype(np.int64)
+
+
+def _usable_full(result, n, timesteps, input_mode, need_acc):
+    return (result is not None and result.num_samples == n and result.timesteps == timesteps
+            and result.input_mode == input_mode and bool(result.layer_stats or
+                                                         result.neuron_spike_counts)
+            and (result.accuracy_per_step is not None or not need_acc))
+
+
+def _usable_subset(result, n_c, record, names):
+    if result is None or not result.sample_counts:
+        return False
+    if any(k not in result.sample_counts or len(result.sample_counts[k]) < n_c for k in names):
+        return False
+    if record:
+        trains = result.spike_trains
+        if any(k not in trains or trains[k].shape[1] < record for k in names):
+            return False
+    return True
+
+
+def _analog(specs, x, names, batch_size):
+    """Folded, normalized ANN activations ``{name: (N, ...)}`` in batches."""
+    from keras import ops
+
+    from tfsnn.conversion.normalize import analog_forward
+
+    parts = {k: [] for k in names}
+    for i in range(0, len(x), batch_size):
+        acts = analog_forward(specs, ops.convert_to_tensor(x[i:i + batch_size]), names)
+        for k in names:
+            parts[k].append(ops.convert_to_numpy(acts[k]))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", batch_size=256,
+                            seed=0, result=None, ann_accuracy=None, n_correlation=256,
+                            record_samples=1, energy_params=None, verbose=0) -> dict:
+    """Spike statistics, ANN/SNN comparison and energy of ``snn`` on ``(x, y)``.
+
+    Args:
+        ann: the Keras ANN (for ``ann_accuracy`` when it is not given; may be None).
+        snn: the ``SpikingModel``.
+        x, y: images and labels (indices or one-hot; ``y`` may be None: no accuracies).
+        timesteps, input_mode, batch_size, seed: the simulation.
+        result: an earlier ``SimulationResult`` of the same ``x``, ``T`` and input mode;
+            reused when it has what is needed, else the simulation runs here.
+        ann_accuracy: the ANN's accuracy on ``(x, y)`` if already known.
+        n_correlation: images used for the ANN/SNN rate correlation, the spike-count
+            histograms and the scatter plot (simulated once with per-image counts).
+        record_samples: images whose spike trains are recorded (raster plots).
+        energy_params: keyword arguments of ``energy_estimate`` (``e_mac``, ``e_ac``,
+            ``e_neuron``).
+        verbose: show simulation progress bars.
+
+    Returns the dict described in the module docstring.
+    """
+    from tfsnn.analysis.energy import energy_estimate
+    from tfsnn.simulation import _check_timesteps
+
+    timesteps = _check_timesteps(timesteps)
+    x = np.asarray(x)
+    n = len(x)
+    if n == 0:
+        raise ValueError("snn_activation_analysis needs at least one image (x is empty)")
+    if y is not None:
+        y = _labels(y)
+        if len(y) != n:
+            raise ValueError(f"x has {n} samples but y has {len(y)}")
+    n_c = min(max(int(n_correlation), 0), n)
+    record = max(int(record_samples), 0)
+    sim = dict(timesteps=timesteps, batch_size=batch_size, input_mode=input_mode, seed=seed,
+               verbose=verbose)
+
+    full = result if _usable_full(result, n, timesteps, input_mode, y is not None) else None
+    if full is None:
+        small = n <= max(n_c, 1)
+        full = snn.evaluate(x, y, return_counts=small, record_spikes=record if small else 0,
+                            **sim)
+    spiking = list(full.layer_stats)
+    sub = full if _usable_subset(full, n_c, record, spiking) else None
+    if sub is None and n_c > 0:
+        sub = snn.simulate(x[:n_c], return_counts=True, record_spikes=record, **sim)
+
+    # ANN side
+    if y is not None and ann_accuracy is None and ann is not None:
+        from tfsnn.training import evaluate_ann
+
+        ann_accuracy = evaluate_ann(ann, x, y, batch_size=batch_size)
+    out_name = snn.output.name
+    analog = _analog(snn.specs, x[:n_c], spiking + [out_name], batch_size) if n_c else {}
+
+    layers, arrays = {}, {"layers": {}}
+    kinds = {s.name: s.kind for s in snn.specs}
+    lambdas = {s.name: s.config.get("lambda") for s in snn.specs}
+    for name in spiking:
+        st = full.layer_stats[name]
+        d = {"kind": kinds.get(name, "?"), **layer_statistics(st, n, timesteps)}
+        lam = lambdas.get(name)
+        d["lambda"] = float(np.max(lam)) if lam is not None else 1.0
+        arr = {"step_counts": np.asarray(st.step_counts, np.float64),
+               "neuron_counts": np.asarray(st.neuron_counts, np.float64)}
+        if n_c:
+            rate = np.asarray(sub.sample_counts[name][:n_c], np.float64) / timesteps
+            act = np.asarray(analog[name], np.float64)
+            d["rate_correlation"] = pearson(np.clip(act, 0.0, 1.0), rate)
+            d["rate_correlation_unclipped"] = pearson(act, rate)
+            d["rate_rmse"] = float(np.sqrt(np.mean((rate - np.clip(act, 0.0, 1.0)) ** 2)))
+            arr["sample_counts"] = rate * timesteps
+            arr["ann_activation"] = act
+        else:
+            d["rate_correlation"] = d["rate_correlation_unclipped"] = d["rate_rmse"] = math.nan
+        if record and sub is not None and name in sub.spike_trains:
+            arr["spike_train"] = np.asarray(sub.spike_trains[name][:, :record])
+        d["n_correlation_samples"] = n_c
+        layers[name] = d
+        arrays["layers"][name] = arr
+
+    network = {"num_samples": n, "timesteps": timesteps, "input_mode": input_mode,
+               "encoding": getattr(snn, "encoding", "?"),
+               "ann_accuracy": math.nan if ann_accuracy is None else float(ann_accuracy),
+               "snn_accuracy": math.nan if full.accuracy is None else float(full.accuracy),
+               "spikes_per_image": float(full.spikes_per_image),
+               "total_spikes": float(full.total_spikes)}
+    network["accuracy_loss"] = network["ann_accuracy"] - network["snn_accuracy"]
+    if full.accuracy_per_step is not None:
+        acc = np.asarray(full.accuracy_per_step, np.float64)
+        network["accuracy_per_step"] = acc.tolist()
+        network["best_snn_accuracy"] = float(acc.max())
+        network["best_step"] = int(acc.argmax()) + 1
+        arrays["accuracy_per_step"] = acc
+    if n_c:
+        scores = np.asarray(sub.scores[:n_c], np.float64)
+        network["readout_correlation"] = pearson(scores, analog[out_name])
+        arrays["readout"] = {"snn_scores": scores,
+                             "ann_output": np.asarray(analog[out_name], np.float64)}
+    energy = energy_estimate(snn, full, **dict(energy_params or {}))
+    return {"network": network, "layers": layers, "energy": energy, "_arrays": arrays}
+
+
+def jsonable(analysis: dict) -> dict:
+    """The analysis without ``"_arrays"`` (for ``json.dump``; nan stays nan)."""
+    return {k: v for k, v in analysis.items() if not k.startswith("_")}
