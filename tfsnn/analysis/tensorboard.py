@@ -1,0 +1,195 @@
+"""TensorBoard logs of an experiment: ``log_experiment(exp, result)``.
+
+Writes under ``exp.run_dir`` (``<logdir>/<name>/<run>``); view with
+``tensorboard --logdir <logdir>``. Tags (``<layer>`` = a spiking layer, step 0 unless noted):
+
+- Scalars: ``metrics/<key>`` for every finite ``ExperimentResult.metrics()`` value
+  (``ann_accuracy``, ``snn_accuracy``, ``accuracy_loss``, ``spikes_per_image``,
+  ``energy_ratio``, ...); ``accuracy/snn_per_step`` (step = t, 1..T);
+  ``network/readout_correlation``, ``network/best_snn_accuracy``;
+  ``layers/<layer>/<stat>`` for the statistics of ``tfsnn.analysis.statistics.LAYER_SCALARS``;
+  ``energy/{ann,snn}_joules``, ``energy/{ann,snn}_macs``, ``energy/snn_acs``,
+  ``energy/ratio``; ``energy_layers/<layer>/{ann,snn}_joules`` per synaptic layer.
+- Histograms: ``spike_times/<layer>`` (spikes per timestep, one bucket per step, all images),
+  ``spike_counts/<layer>`` (spikes per (image, neuron) on the correlation images, one bucket
+  per count), ``ann_weights/<weight path>`` (Keras ANN), ``snn_weights/<layer>/{kernel,bias}``
+  (the normalized SNN).
+- Graphs tab: the ANN traced as a ``tf.function`` (TensorFlow backend only).
+- HParams tab: ``exp.hparams()`` with the scalars above as metrics.
+- Images: ``plots/<name>`` (``tfsnn.analysis.plots``); the PNGs also go to ``<run_dir>/plots/``.
+- Text: ``summary`` (``ExperimentResult.summary()``); the analysis without arrays goes to
+  ``<run_dir>/analysis.json``.
+
+TensorFlow is imported here only. Without it, only the PNGs and the JSON are written and a
+warning says so (e.g. on a JAX-only machine).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) \
+        and math.isfinite(float(v))
+
+
+def _tag(*parts) -> str:
+    return "/".join(str(p).replace(" ", "_") for p in parts)
+
+
+def _write_buckets(tf, tag, edges_counts, step=0, description=""):
+    """A histogram with explicit buckets: rows ``(left, right, count)``."""
+    from tensorboard.plugins.histogram import metadata as hist_meta
+
+    data = np.asarray(edges_counts, np.float64).reshape(-1, 3)
+    meta = hist_meta.create_summary_metadata(display_name=tag, description=description)
+    tf.summary.write(tag, tf.constant(data), step=step, metadata=meta)
+
+
+def _write_json(path: Path, analysis: dict):
+    from tfsnn.analysis.statistics import jsonable
+
+    def fix(o):
+        if isinstance(o, dict):
+            return {str(k): fix(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [fix(v) for v in o]
+        if isinstance(o, (np.floating, np.integer)):
+            o = o.item()
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        return o
+
+    path.write_text(json.dumps(fix(jsonable(analysis)), indent=1))
+
+
+def log_experiment(exp, result, plots=True):
+    """Write the TensorBoard logs (see module docstring) of ``exp`` and its ``result``.
+
+    Computes ``result.analysis`` with ``exp.snn_activation_analysis()`` when it is missing.
+    Returns the run directory, or None when ``exp.logdir`` is None.
+    """
+    if exp.run_dir is None:
+        warnings.warn("log_experiment: the experiment has logdir=None; nothing is logged",
+                      stacklevel=2)
+        return None
+    run_dir = Path(exp.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if result.analysis is None:
+        result.analysis = exp.snn_activation_analysis()
+    analysis = result.analysis
+    _write_json(run_dir / "analysis.json", analysis)
+    png = []
+    if plots:
+        from tfsnn.analysis.plots import save_all_plots
+
+        png = save_all_plots(analysis, run_dir / "plots")
+    if importlib.util.find_spec("tensorflow") is None:
+        warnings.warn("TensorFlow is not installed: no TensorBoard event files are written "
+                      f"(plots and analysis.json are in {run_dir}). Install tensorflow (or "
+                      "tensorflow-cpu) to log to TensorBoard.", stacklevel=2)
+        return run_dir
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(run_dir))
+    with writer.as_default():
+        _log_scalars(tf, result, analysis)
+        _log_histograms(tf, exp, analysis)
+        _log_hparams(exp, result)
+        for path in png:
+            img = tf.io.decode_png(tf.io.read_file(str(path)), channels=4)
+            tf.summary.image(_tag("plots", Path(path).stem), img[None], step=0)
+        tf.summary.text("summary", "```\n" + result.summary() + "\n```", step=0)
+        writer.flush()
+    _log_graph(tf, exp, writer)
+    writer.close()
+    return run_dir
+
+
+def _log_scalars(tf, result, analysis):
+    for k, v in result.metrics().items():
+        if _finite(v):
+            tf.summary.scalar(_tag("metrics", k), float(v), step=0)
+    net = analysis["network"]
+    for t, acc in enumerate(net.get("accuracy_per_step") or [], start=1):
+        tf.summary.scalar("accuracy/snn_per_step", float(acc), step=t)
+    for k in ("readout_correlation", "best_snn_accuracy"):
+        if _finite(net.get(k)):
+            tf.summary.scalar(_tag("network", k), float(net[k]), step=0)
+    from tfsnn.analysis.statistics import LAYER_SCALARS
+
+    for name, d in analysis["layers"].items():
+        for k in LAYER_SCALARS:
+            if _finite(d.get(k)):
+                tf.summary.scalar(_tag("layers", name, k), float(d[k]), step=0)
+    en = analysis.get("energy")
+    if en:
+        for side in ("ann", "snn"):
+            tf.summary.scalar(f"energy/{side}_joules", en[side]["energy"], step=0)
+            tf.summary.scalar(f"energy/{side}_macs", en[side]["macs"], step=0)
+        tf.summary.scalar("energy/snn_acs", en["snn"]["acs"], step=0)
+        if _finite(en["ratio"]):
+            tf.summary.scalar("energy/ratio", en["ratio"], step=0)
+        for name, row in en["layers"].items():
+            for side in ("ann", "snn"):
+                tf.summary.scalar(_tag("energy_layers", name, f"{side}_joules"),
+                                  row[f"{side}_energy"], step=0)
+
+
+def _log_histograms(tf, exp, analysis):
+    arrays = analysis.get("_arrays", {}).get("layers", {})
+    for name, arr in arrays.items():
+        h = np.asarray(arr["step_counts"], np.float64)
+        t = np.arange(1, len(h) + 1, dtype=np.float64)
+        _write_buckets(tf, _tag("spike_times", name), np.stack([t - 0.5, t + 0.5, h], 1),
+                       description="spikes at each time step, all images and neurons")
+        c = arr.get("sample_counts")
+        if c is not None:
+            counts = np.bincount(np.rint(np.asarray(c).ravel()).astype(np.int64),
+                                 minlength=int(analysis["network"]["timesteps"]) + 1)
+            k = np.arange(len(counts), dtype=np.float64)
+            _write_buckets(tf, _tag("spike_counts", name),
+                           np.stack([k - 0.5, k + 0.5, counts], 1),
+                           description="spike count per (image, neuron), correlation images")
+    if exp.ann is not None:
+        for w in exp.ann.weights:
+            data = np.asarray(w.numpy() if hasattr(w, "numpy") else w)
+            tf.summary.histogram(_tag("ann_weights", getattr(w, "path", w.name)), data, step=0)
+    if exp.snn is not None:
+        for s in exp.snn.specs:
+            if s.kernel is not None:
+                tf.summary.histogram(_tag("snn_weights", s.name, "kernel"), s.kernel, step=0)
+                tf.summary.histogram(_tag("snn_weights", s.name, "bias"), s.bias, step=0)
+
+
+def _log_hparams(exp, result):
+    from tensorboard.plugins.hparams import api as hp
+
+    hp.hparams({k: v for k, v in exp.hparams().items()},
+               trial_id=f"{exp.name}/{exp.run_name}")
+
+
+def _log_graph(tf, exp, writer):
+    import keras
+
+    if exp.ann is None:
+        return
+    if keras.backend.backend() != "tensorflow":
+        warnings.warn(f"the ANN graph is only logged with the TensorFlow backend (this is "
+                      f"{keras.backend.backend()!r})", stacklevel=3)
+        return
+    shape = (1,) + tuple(int(d) for d in exp.ann.input_shape[1:])
+    forward = tf.function(lambda x: exp.ann(x, training=False))
+    tf.summary.trace_on(graph=True, profiler=False)
+    try:
+        forward(tf.zeros(shape, tf.float32))
+    finally:
+        with writer.as_default():
+            tf.summary.trace_export(name="ann", step=0)
