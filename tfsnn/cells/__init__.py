@@ -10,6 +10,9 @@ from importlib import import_module
 #: encoding name -> module
 ENCODINGS = {
     "rate": "tfsnn.cells.rate",
+    "ttfs": "tfsnn.cells.ttfs",
+    "ttfs_dyn_thresh": "tfsnn.cells.ttfs_dynthresh",
+    "ttfs_clamped": "tfsnn.cells.ttfs_clamped",
 }
 
 

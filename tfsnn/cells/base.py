@@ -47,21 +47,33 @@ class SpikingCell(keras.layers.Layer):
             raise ValueError(f"threshold must be > 0, got {threshold}")
         if tau is not None and float(tau) <= 0:
             raise ValueError(f"tau must be > 0 timesteps (or None for no leak), got {tau}")
+        check = getattr(self.dynamics, "check_params", None)
+        if check is not None:  # encoding-specific validation, at conversion time
+            check(self.params)
 
     # --- RNN-cell protocol -------------------------------------------------------------
     @property
+    def neuron_dynamics(self):
+        """The dynamics this cell runs: its encoding's, or as readout the encoding's
+        ``readout_dynamics`` (default: the shared ``Integrator``)."""
+        if not self.readout:
+            return self.dynamics
+        return getattr(self.dynamics, "readout_dynamics", None) or Integrator
+
+    @property
     def state_size(self):
-        names = Integrator.state_names if self.readout else self.dynamics.state_names
-        return [self.neuron_shape for _ in names]
+        dyn = self.neuron_dynamics
+        shapes = getattr(dyn, "state_shapes", None)  # e.g. a broadcastable step counter
+        if shapes is not None:
+            return shapes(self.neuron_shape)
+        return [self.neuron_shape for _ in dyn.state_names]
 
     @property
     def output_size(self):
         return self.neuron_shape
 
     def get_initial_state(self, batch_size=None):
-        if self.readout:
-            return Integrator.initial_state(batch_size, self.neuron_shape, self.params)
-        return self.dynamics.initial_state(batch_size, self.neuron_shape, self.params)
+        return self.neuron_dynamics.initial_state(batch_size, self.neuron_shape, self.params)
 
     def call(self, inputs, states, training=False):
         out, new_states = self.neuron_step(self.synapse(inputs), list(states))
@@ -72,9 +84,7 @@ class SpikingCell(keras.layers.Layer):
         raise NotImplementedError
 
     def neuron_step(self, current, states):
-        if self.readout:
-            return Integrator.step(current, states, self.params)
-        return self.dynamics.step(current, states, self.params)
+        return self.neuron_dynamics.step(current, states, self.params)
 
     def get_config(self):
         cfg = super().get_config()

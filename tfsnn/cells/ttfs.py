@@ -1,0 +1,131 @@
+"""Time-to-first-spike (TTFS) coding: every neuron spikes at most once; earlier = stronger.
+
+After Rueckauer & Liu, "Conversion of analog to spiking neural networks using sparse temporal
+coding" (ISCAS 2018): a neuron's first spike time encodes its activation, and a presynaptic
+spike switches on a persistent input ``W_ij`` (the postsynaptic potential ramps up), so a
+stronger input reaches threshold earlier. The paper decodes ``a ~ 1/t_spike`` with all layers
+running at once (accuracy loss < 1% on MNIST). Here the layers run in synchronous windows
+with a linear code, which makes the SNN compute the ANN's activations exactly up to a rounding
+to ``window`` levels:
+
+Time is cut into windows of ``tau`` steps. A layer at depth ``d`` integrates in window ``d-1``
+and fires in window ``d`` (``k`` = step inside the window; ``I = W s + b``)::
+
+    integrate:  V = b + sum_k g(k) (I_k - b)          (first layer: V = mean_k I_k = z)
+                = (1/tau) sum_k (W H_k + b)            H_k = presynaptic neurons spiked by k
+    fire:       s_k = [theta g(k + 1/2) <= V < theta g(k - 1/2)],   g(k) = 1 - k / tau
+
+i.e. the held input ramps the potential up during the presynaptic window, and while the
+neuron fires its threshold falls linearly (equivalently: a constant ramp current ``theta/tau``
+per step against a fixed threshold). A neuron with ``V / theta = a`` spikes once at
+``k = round(tau (1 - a))``; ``a >= 1 - 1/(2 tau)`` spikes at ``k = 0``, ``a < 1/(2 tau)`` never.
+The next layer decodes ``g(k)``, so each layer passes ``round(tau a) / tau`` of its ReLU
+activation ``a = z / theta`` (after normalization, ``z`` in units of the layer scale).
+Clamped-ReLU layers of the ANN are cut off exactly: a neuron with ``V < clamp / lambda``
+does not spike.
+
+The readout integrates its decoded input over its window and holds it; its output at step
+``t`` is ``(t+1) V_t``, so ``predict`` returns ``V_T``, the ANN's pre-softmax output.
+Max pooling passes the first spike in each pooling window (the largest value). Average
+pooling is linear. Max latency: ``(L + 1) tau`` steps for ``L`` layers of spiking neurons
+(``snn.dyn_params["latency"]``); simulate at least that long.
+
+Parameters (``convert(..., encoding="ttfs", **params)``):
+
+- ``timesteps`` (default 100): the simulation length the SNN is built for; the window is
+  ``timesteps // (L + 1)``.
+- ``window``: steps per layer window, overrides ``timesteps``.
+- ``v_init``: initial potential offset, as a fraction of theta (default 0).
+
+Supported layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten (no Concatenate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfsnn.cells.base import define_cells
+from tfsnn.cells.dynamics import TTFSDynamics
+
+DYNAMICS = TTFSDynamics("linear")
+_cells = define_cells("ttfs", DYNAMICS)
+IntegratorNeuronCell = _cells["IntegratorNeuronCell"]
+LifNeuronCell = _cells["LifNeuronCell"]
+LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
+LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
+LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
+CELLS = _cells
+DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None}
+SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten")
+
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare", "prepare_windows"]
+
+
+def _cut(spec, clamp=None):
+    """Clamped-ReLU cut-off in units of the normalized potential: ``clamp / lambda``."""
+    if clamp is None:
+        if spec.activation != "clamped_relu":
+            return 0.0
+        clamp = float(spec.config.get("clamp", 0.0))
+    if clamp <= 0:
+        return 0.0
+    lam = np.asarray(spec.config.get("lambda", np.ones(spec.output_shape[-1])), np.float64)
+    cut = clamp / lam
+    if np.all(cut == cut[0]):
+        return float(cut[0])
+    return [float(c) for c in cut]
+
+
+def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
+    """Assign every layer with neurons its window (depth) and code parameters.
+
+    Sets ``spec.config["dyn_params"] = {"depth", "first", "cut", "in_cut"}`` on layers with
+    neurons, and the global ``window`` and ``latency`` (steps until the readout is final).
+    ``clamp`` (ANN units) cuts every hidden layer off below it, ReLU or not.
+    """
+    from tfsnn.conversion.normalize import readout_spec
+
+    known = set(defaults) - {"v_init"}
+    unknown = sorted(set(dyn_params) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for the {encoding!r} encoding; "
+                         f"accepted: {sorted(known)} (plus threshold, v_init)")
+    ro = readout_spec(specs)
+    depth, in_code = {}, {}
+    for s in specs:
+        if s.kind == "input":
+            depth[s.name], in_code[s.name] = 0, 0.0
+            continue
+        if len(s.inputs) != 1:
+            raise ValueError(f"layer {s.name!r} ({s.kind}) has {len(s.inputs)} inputs; the "
+                             f"{encoding!r} encoding supports chains of single-input layers")
+        src = s.inputs[0]
+        if s.kind in ("dense", "conv2d") or (s.kind == "avgpool" and s is ro):
+            cut = 0.0 if s is ro else _cut(s, clamp)
+            depth[s.name] = depth[src] + 1
+            s.config["dyn_params"] = {"depth": depth[s.name], "first": depth[src] == 0,
+                                      "cut": cut, "in_cut": in_code[src]}
+            in_code[s.name] = float(min(cut)) if isinstance(cut, list) else cut
+        else:  # pooling and flatten pass spikes on in the same step
+            depth[s.name], in_code[s.name] = depth[src], in_code[src]
+    n_windows = depth[ro.name]
+    dyn = dict(dyn_params)
+    window = dyn.get("window")
+    if window is None:
+        t = dyn.get("timesteps")
+        if t is None or int(t) < n_windows:
+            raise ValueError(f"the {encoding!r} encoding needs timesteps >= {n_windows} (one "
+                             f"window per layer with neurons), got {t!r}; pass timesteps=T "
+                             "or window=steps per layer")
+        window = int(t) // n_windows
+    if int(window) != window or int(window) < 1:
+        raise ValueError(f"window must be an integer >= 1 (steps per layer), got {window!r}")
+    dyn["window"] = int(window)
+    dyn["latency"] = n_windows * int(window)
+    return specs, dyn
+
+
+def prepare(specs, dyn_params):
+    """Called by ``convert`` after normalization (see ``prepare_windows``)."""
+    return prepare_windows(specs, dyn_params, "ttfs", DEFAULTS)

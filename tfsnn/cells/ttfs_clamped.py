@@ -1,0 +1,54 @@
+"""TTFS for ANNs trained with a clamped ReLU (``tfsnn.layers.ClampedReLU``).
+
+The ANN sets activations below a bound ``clamp`` to zero, so the SNN never needs to signal
+them: they are the ones that would spike last. With the normalized clamp
+``lo = clamp / (lambda theta)`` (``lambda`` = the layer's normalization scale) each layer's
+window covers only ``[lo, 1]``:
+
+    g(k) = 1 - (1 - lo) k / (window - 1)          g(0) = 1, g(window - 1) = lo
+    s_k  = [max(theta g(k + 1/2), cut) <= V < theta g(k - 1/2)],  last threshold theta lo
+
+(same layer-synchronous windows as ``tfsnn.cells.ttfs``). Neurons below the clamp
+(``V < cut = clamp / lambda``, per channel) never spike, and the ``window`` levels of the
+code are spent on ``[lo, 1]`` instead of ``[0, 1]``: a resolution of ``(1 - lo) / (window - 1)``.
+Layers without a clamp (plain ReLU) use ``lo = 0``.
+
+Parameters: ``timesteps`` / ``window`` as for ``ttfs``; ``clamp`` (ANN units, optional)
+overrides the clamp of every hidden layer, e.g. to convert a plain-ReLU ANN as if clamped.
+Conversion fails if the ANN has no ClampedReLU and no ``clamp`` is given.
+"""
+
+from tfsnn.cells.base import define_cells
+from tfsnn.cells.dynamics import TTFSDynamics
+from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
+
+DYNAMICS = TTFSDynamics("clamped")
+_cells = define_cells("ttfs_clamped", DYNAMICS)
+IntegratorNeuronCell = _cells["IntegratorNeuronCell"]
+LifNeuronCell = _cells["LifNeuronCell"]
+LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
+LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
+LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
+CELLS = _cells
+DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "clamp": None}
+
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
+
+
+def prepare(specs, dyn_params):
+    """Called by ``convert`` after normalization (see ``tfsnn.cells.ttfs.prepare_windows``)."""
+    dyn = dict(dyn_params)
+    clamp = dyn.pop("clamp", None)
+    if clamp is not None and not float(clamp) > 0:
+        raise ValueError(f"clamp must be > 0 (ANN units), got {clamp!r}")
+    if clamp is None and not any(s.activation == "clamped_relu" for s in specs):
+        raise ValueError(
+            "the 'ttfs_clamped' encoding needs an ANN trained with tfsnn.layers.ClampedReLU "
+            "(e.g. build_model(..., activation=tfsnn.layers.clamped_relu_factory(0.1))) or an "
+            "explicit clamp=<value in ANN units>; for a plain ReLU network use 'ttfs'")
+    specs, dyn = prepare_windows(specs, dyn, "ttfs_clamped",
+                                 {k: v for k, v in DEFAULTS.items() if k != "clamp"},
+                                 None if clamp is None else float(clamp))
+    dyn["clamp"] = clamp
+    return specs, dyn
