@@ -331,6 +331,27 @@ def test_sweep_resumes_and_keeps_finished_trials(tmp_path, fake):
     assert len(fake.calls) == n_calls
 
 
+def test_waits_for_running_trials_and_fails_stale_ones(tmp_path, fake):
+    """A RUNNING trial of another (here: dead) process holds its slot until its heartbeat is
+    stale; then it is failed, retried once, and the study still ends at n_trials."""
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    storage = opt._make_storage(url, "s", heartbeat_interval=1, grace_period=2)
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    with pytest.warns(UserWarning):  # asking outside optimize() with a heartbeat storage
+        orphan = study.ask()
+    storage.record_heartbeat(orphan._trial_id)
+    t0 = time.time()
+    study = _sweep(tmp_path, 2, storage=url, heartbeat_interval=1, grace_period=2,
+                   poll_interval=0.1)
+    assert time.time() - t0 >= 1.0, "did not wait for the running trial"
+    states = [t.state for t in study.trials]
+    assert states[0] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 2
+    assert TrialState.RUNNING not in states and TrialState.WAITING not in states
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == 0]
+    assert retried and retried[0].state == TrialState.COMPLETE
+    assert "interrupted" in describe_study(study)
+
+
 def test_multi_objective_and_directions(tmp_path, fake):
     study = _sweep(tmp_path, 4, objectives=("snn_accuracy", "spikes_per_image"))
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
