@@ -99,7 +99,7 @@ class Experiment:
     """
 
     def __init__(self, name="experiment", dataset="digits", model="mlp", encoding="rate",
-                 timesteps=100, normalization="percentile", percentile=99.9, channelwise=False,
+                 timesteps=100, normalization="percentile", percentile=99.9, channelwise=True,
                  scale=None, epochs=5, batch_size=128, seed=0, logdir="tblogs", run=None,
                  input_mode="constant", threshold=1.0, v_init=None, tau=None, n_norm=1000,
                  n_test=None, sim_batch_size=256, learning_rate=1e-3, early_stopping=False,
@@ -279,6 +279,7 @@ class Experiment:
 
         if self.snn is None:
             self.convert()
+        kwargs.setdefault("verbose", self.verbose)
         self.analysis_result = snn_activation_analysis(
             self.ann, self.snn, self.x_test, self.y_test, timesteps=self.timesteps,
             input_mode=self.input_mode, batch_size=self.sim_batch_size, seed=self.seed,
