@@ -103,8 +103,9 @@ def plot_spike_count_histograms(analysis, path=None):
         ax.set_xlabel("spikes per neuron and image")
         ax.set_ylabel("(image, neuron) pairs")
         silent = analysis["layers"][name]["silent_pair_fraction"]
-        ax.set_title(f"{name}: {100 * h[0] / max(h.sum(), 1):.0f}% silent here, "
-                     f"{100 * silent:.0f}% overall", fontsize=9)
+        ax.set_title(f"{name}: silent {100 * h[0] / max(h.sum(), 1):.0f}% (these "
+                     f"{len(np.asarray(layers[name]['sample_counts']))} images), "
+                     f"{100 * silent:.0f}% (all)", fontsize=9)
     fig.suptitle("spike counts")
     return _save(fig, path)
 
@@ -169,16 +170,19 @@ def plot_energy(analysis, path=None):
     names = list(rows)
     fig, (ax,) = _figure(1, (max(5.0, 1.1 * len(names) + 2), 4.0))
     x = np.arange(len(names))
-    ann = np.array([rows[k]["ann_energy"] for k in names]) * 1e9
-    snn = np.array([rows[k]["snn_energy"] for k in names]) * 1e9
-    ax.bar(x - 0.2, ann, 0.4, label=f"ANN ({en['ann']['energy'] * 1e9:.3g} nJ)",
+    top = max([en["ann"]["energy"], en["snn"]["energy"], 1e-300])
+    scale, unit = next((f, u) for f, u in ((1e12, "pJ"), (1e9, "nJ"), (1e6, "uJ"), (1e3, "mJ"),
+                                           (1.0, "J")) if top * f < 1e4 or u == "J")
+    ann = np.array([rows[k]["ann_energy"] for k in names]) * scale
+    snn = np.array([rows[k]["snn_energy"] for k in names]) * scale
+    ax.bar(x - 0.2, ann, 0.4, label=f"ANN ({en['ann']['energy'] * scale:.4g} {unit})",
            color="tab:red")
-    ax.bar(x + 0.2, snn, 0.4, label=f"SNN ({en['snn']['energy'] * 1e9:.3g} nJ)",
+    ax.bar(x + 0.2, snn, 0.4, label=f"SNN ({en['snn']['energy'] * scale:.4g} {unit})",
            color="tab:blue")
     ax.set_xticks(x, names, rotation=30, ha="right")
     if np.any(ann > 0) or np.any(snn > 0):
         ax.set_yscale("log")
-    ax.set_ylabel("energy per image (nJ)")
+    ax.set_ylabel(f"energy per image ({unit})")
     ax.legend()
     p = en["params"]
     ax.set_title(f"SNN/ANN = {en['ratio']:.3g}  (T={p['timesteps']}, "
