@@ -18,7 +18,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import tfsnn  # noqa: E402
 from tfsnn.datasets import load_dataset  # noqa: E402

@@ -102,7 +102,7 @@ def parse(model) -> list[LayerSpec]:
     specs: list[LayerSpec] = []
     alias: dict[str, str] = {}  # keras layer name -> spec name holding its output
     consumers: dict[str, int] = {}
-    for name, _, _, ins, _, _ in layers:
+    for _, _, _, ins, _, _ in layers:
         for i in ins:
             consumers[i] = consumers.get(i, 0) + 1
     spec_by_name: dict[str, LayerSpec] = {}
