@@ -264,16 +264,32 @@ class SpikingModel:
                 per_step[inp_name] = _per_sample_step_totals(spk[inp_name])
             new_states = dict(states)
             new_counts = dict(counts)
+            const = {inp_name: x} if constant else {}  # analog tensors, same at every step
             for s in specs[1:]:
                 if s.kind == "flatten":
+                    if s.inputs[0] in const:
+                        const[s.name] = ops.reshape(const[s.inputs[0]],
+                                                    (-1,) + tuple(s.output_shape))
+                        continue
                     src = spk[s.inputs[0]]
                     spk[s.name] = ops.reshape(src, (steps, -1) + tuple(s.output_shape))
                     continue
                 if s.kind == "concat":
-                    spk[s.name] = ops.concatenate([spk[i] for i in s.inputs], axis=-1)
+                    if all(i in const for i in s.inputs):
+                        const[s.name] = ops.concatenate([const[i] for i in s.inputs], axis=-1)
+                        continue
+                    parts = [spk[i] if i in spk else ops.broadcast_to(
+                        ops.expand_dims(const[i], 0), (steps,) + tuple(const[i].shape))
+                        for i in s.inputs]
+                    spk[s.name] = ops.concatenate(parts, axis=-1)
                     continue
                 cell = cells[s.name]
                 src = s.inputs[0]
+                if s.kind == "avgpool" and s is not readout and src in const:
+                    const[s.name] = cell.synapse(const[src])
+                    if s.name not in after:
+                        new_counts[s.name] = counts[s.name] + const[s.name] * float(steps)
+                    continue
                 if s.kind == "avgpool" and s is not readout:  # linear, no neurons
                     sin = spk[src]
                     folded = ops.reshape(sin, (-1,) + tuple(sin.shape[2:]))
@@ -282,8 +298,8 @@ class SpikingModel:
                     if s.name not in after:
                         new_counts[s.name] = counts[s.name] + ops.sum(spk[s.name], 0)
                     continue
-                if constant and src == inp_name:
-                    cur = cell.synapse(x)  # same at every step: computed once
+                if src in const:
+                    cur = cell.synapse(const[src])  # same at every step: computed once
 
                     def body(st, _, cell=cell, cur=cur):
                         out, st2 = cell.neuron_step(cur, list(st))
