@@ -1,7 +1,8 @@
 """Backend helpers: compile a pure ``keras.ops`` function with the active backend's compiler.
 
-TensorFlow: ``tf.function`` (graph mode; XLA only on request, it was slower on 2-core CPUs);
-JAX: ``jax.jit``; other backends run eagerly. Frameworks are imported lazily here only.
+TensorFlow: ``tf.function`` (graph mode; XLA only on request: XLA's CPU convolutions were 2-3x
+slower than TensorFlow's oneDNN kernels here); JAX: ``jax.jit``; other backends run eagerly.
+Frameworks are imported lazily here only, so the core modules import without TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,6 +12,24 @@ import keras
 
 def backend_name() -> str:
     return keras.backend.backend()
+
+
+def device_kind() -> str:
+    """``"cpu"``, ``"gpu"`` or ``"tpu"``: where the active backend runs compiled functions."""
+    name = backend_name()
+    if name == "jax":
+        import jax
+
+        return jax.default_backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    if name == "torch":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "cpu"
 
 
 def jit(fn, xla: bool = False):
@@ -27,15 +46,31 @@ def jit(fn, xla: bool = False):
     return fn
 
 
+def add_n(tensors):
+    """Elementwise sum of a list of same-shaped tensors in one pass (``tf.add_n``)."""
+    tensors = list(tensors)
+    if len(tensors) == 1:
+        return tensors[0]
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.add_n(tensors)
+    out = tensors[0]
+    for t in tensors[1:]:  # XLA fuses the chain
+        out = keras.ops.add(out, t)
+    return out
+
+
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def scan(f, init, xs=None, length=None):
+def scan(f, init, xs=None, length=None, parallel_iterations=None):
     """``jax.lax.scan`` semantics on every backend: ``f(carry, x) -> (carry, y)``.
 
     Unlike ``keras.ops.scan`` on TensorFlow, ``y`` may have any structure and shape. ``length``
-    (or the leading axis of ``xs``) must be static.
+    (or the leading axis of ``xs``) must be static. ``parallel_iterations`` is passed to
+    ``tf.while_loop`` (TensorFlow only; default 10).
     """
     name = backend_name()
     if name == "jax":
@@ -76,6 +111,7 @@ def scan(f, init, xs=None, length=None):
     _, c_flat, arrays = tf.while_loop(
         lambda i, *_: i < n, body, (tf.constant(1), carry_flat, arrays),
         shape_invariants=(tf.TensorShape([]), [v.shape for v in carry_flat],
-                          [tf.TensorShape(None)] * len(arrays)))
+                          [tf.TensorShape(None)] * len(arrays)),
+        parallel_iterations=parallel_iterations or 10)
     ys = tree.pack_sequence_as(y0, [a.stack() for a in arrays])
     return tree.pack_sequence_as(carry, c_flat), ys

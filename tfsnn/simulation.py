@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfsnn.backend import jit, scan
+from tfsnn.backend import add_n, device_kind, jit, scan
 from tfsnn.cells import encoding_module, import_all
 from tfsnn.cells.base import SpikingRNN, cell_class
 from tfsnn.conversion.graph import LayerSpec, post_readout, readout_spec
@@ -156,6 +156,8 @@ class SpikingModel:
         self.num_classes = int(self.output.output_shape[-1])
         self.cells = cells if cells is not None else self._build_cells()
         self._fns = {}
+        #: how ``simulate`` runs (``FastPathOptions``); results do not depend on it
+        self.fast_path = FastPathOptions()
         self._keras_model = None
 
     # -- construction
@@ -237,131 +239,28 @@ class SpikingModel:
         return {k: ops.convert_to_numpy(v) for k, v in out.items()}
 
     # -- the fast path
-    def _chunk_steps(self, timesteps, batch_size, chunk):
-        if chunk is not None:
-            return max(1, min(int(chunk), timesteps))
-        per_step = 4 * batch_size * sum(int(np.prod(s.output_shape)) for s in self.specs)
-        return max(1, min(timesteps, DEFAULT_CHUNK_BYTES // max(per_step, 1)))
-
-    def _make_fn(self, timesteps, chunk, input_mode, record):
-        specs, cells, readout = self.specs, self.cells, self.readout
-        after = set(post_readout(specs))  # linear layers acting on integrated potentials
-        out_name = self.output.name
-        inp_name = self.input_spec.name
-        constant = input_mode == "constant"
-        n_full, rest = divmod(timesteps, chunk)
-
-        def run_chunk(x, states, counts, t0, steps, offset, seed):
-            """Simulate ``steps`` timesteps from ``t0``; returns new carry and per-step ys."""
-            spk = {}
-            per_step = {}
-            rec = {}
-            if constant:
-                counts = {**counts, inp_name: counts[inp_name] + x * float(steps)}
+    def _plan(self, timesteps, batch_size, chunk):
+        """``(fold, chunk)`` for a run: see ``FastPathOptions``."""
+        opts = self.fast_path
+        fold = opts.fold if opts.fold is not None else device_kind() != "cpu"
+        if chunk is None:
+            chunk = opts.chunk
+        if chunk is None:
+            if fold:
+                per_step = 4 * batch_size * sum(int(np.prod(s.output_shape)) for s in self.specs)
+                chunk = opts.chunk_bytes // max(per_step, 1)
             else:
-                spk[inp_name] = poisson_spikes(x, t0, steps, seed, offset)
-                counts = {**counts, inp_name: counts[inp_name] + ops.sum(spk[inp_name], 0)}
-                per_step[inp_name] = _per_sample_step_totals(spk[inp_name])
-            new_states = dict(states)
-            new_counts = dict(counts)
-            const = {inp_name: x} if constant else {}  # analog tensors, same at every step
-            for s in specs[1:]:
-                if s.kind == "flatten":
-                    if s.inputs[0] in const:
-                        const[s.name] = ops.reshape(const[s.inputs[0]],
-                                                    (-1,) + tuple(s.output_shape))
-                        continue
-                    src = spk[s.inputs[0]]
-                    spk[s.name] = ops.reshape(src, (steps, -1) + tuple(s.output_shape))
-                    continue
-                if s.kind == "concat":
-                    if all(i in const for i in s.inputs):
-                        const[s.name] = ops.concatenate([const[i] for i in s.inputs], axis=-1)
-                        continue
-                    parts = [spk[i] if i in spk else ops.broadcast_to(
-                        ops.expand_dims(const[i], 0), (steps,) + tuple(const[i].shape))
-                        for i in s.inputs]
-                    spk[s.name] = ops.concatenate(parts, axis=-1)
-                    continue
-                cell = cells[s.name]
-                src = s.inputs[0]
-                if s.kind == "avgpool" and s is not readout and src in const:
-                    const[s.name] = cell.synapse(const[src])
-                    if s.name not in after:
-                        new_counts[s.name] = counts[s.name] + const[s.name] * float(steps)
-                    continue
-                if s.kind == "avgpool" and s is not readout:  # linear, no neurons
-                    sin = spk[src]
-                    folded = ops.reshape(sin, (-1,) + tuple(sin.shape[2:]))
-                    cur = cell.synapse(folded)
-                    spk[s.name] = ops.reshape(cur, (steps, -1) + tuple(cur.shape[1:]))
-                    if s.name not in after:
-                        new_counts[s.name] = counts[s.name] + ops.sum(spk[s.name], 0)
-                    continue
-                if src in const:
-                    cur = cell.synapse(const[src])  # same at every step: computed once
+                chunk = UNROLL_STEPS
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ValueError(f"chunk must be an integer >= 1 (timesteps per chunk), got {chunk!r}")
+        return bool(fold), max(1, min(int(chunk), timesteps))
 
-                    def body(st, _, cell=cell, cur=cur):
-                        out, st2 = cell.neuron_step(cur, list(st))
-                        return st2, out
-                    st, seq = scan(body, list(states[s.name]), None, length=steps)
-                else:
-                    sin = spk[src]
-                    folded = ops.reshape(sin, (-1,) + tuple(sin.shape[2:]))
-                    cur = cell.synapse(folded)
-                    cur = ops.reshape(cur, (steps, -1) + tuple(cur.shape[1:]))
-
-                    def body(st, c, cell=cell):
-                        out, st2 = cell.neuron_step(c, list(st))
-                        return st2, out
-                    st, seq = scan(body, list(states[s.name]), cur)
-                new_states[s.name] = list(st)
-                spk[s.name] = seq
-                if s is readout:
-                    continue
-                new_counts[s.name] = counts[s.name] + ops.sum(seq, 0)
-                per_step[s.name] = _per_sample_step_totals(seq)
-                if record:
-                    rec[s.name] = seq[:, :record]
-            if record and not constant:
-                rec[inp_name] = spk[inp_name][:, :record]
-            readout_seq = spk[out_name]
-            return new_states, new_counts, (readout_seq, per_step, rec)
-
-        def fn(x, offset, seed):
-            b = ops.shape(x)[0]
-            states = {n: list(c.get_initial_state(b)) for n, c in cells.items()}
-            counts = {s.name: ops.zeros((b,) + tuple(s.output_shape), "float32")
-                      for s in specs if s.name in cells or s.name == inp_name}
-            for name in [readout.name, *after]:
-                counts.pop(name, None)
-            ys_parts = []
-            if n_full:
-                def outer(carry, k):
-                    st, cn = carry
-                    st, cn, ys = run_chunk(x, st, cn, k * chunk, chunk, offset, seed)
-                    return (st, cn), ys
-                (states, counts), ys = scan(
-                    outer, (states, counts), ops.arange(n_full, dtype="int32"))
-                ys_parts.append(jax_free_tree_map(
-                    lambda a: ops.reshape(a, (n_full * chunk, -1) + tuple(a.shape[3:])), ys))
-            if rest:
-                states, counts, ys = run_chunk(x, states, counts, n_full * chunk, rest, offset,
-                                               seed)
-                ys_parts.append(ys)
-            if len(ys_parts) == 2:
-                ys = jax_free_tree_map(lambda a, c: ops.concatenate([a, c], 0), *ys_parts)
-            else:
-                ys = ys_parts[0]
-            readout_seq, per_step, rec = ys
-            return {"readout": readout_seq, "counts": counts, "per_step": per_step, "rec": rec}
-
-        return jit(fn)
-
-    def _sim_fn(self, timesteps, chunk, input_mode, record):
-        key = (timesteps, chunk, input_mode, record)
+    def _sim_fn(self, timesteps, batch_size, chunk, input_mode, record, return_counts, fold):
+        key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold,
+               self.fast_path.xla)
         if key not in self._fns:
-            self._fns[key] = self._make_fn(timesteps, chunk, input_mode, record)
+            fp = _FastPath(self, timesteps, chunk, input_mode, record, return_counts, fold)
+            self._fns[key] = jit(fp, xla=self.fast_path.xla)
         return self._fns[key]
 
     def _check_x(self, x):
@@ -379,7 +278,12 @@ class SpikingModel:
 
     def simulate(self, x, timesteps=100, batch_size=256, input_mode="constant", seed=0,
                  chunk=None, record_spikes=0, return_counts=False, verbose=0):
-        """Simulate ``x``; returns per-step readout, spike statistics (no labels needed)."""
+        """Simulate ``x``; returns per-step predictions, scores and spike statistics.
+
+        No labels needed. ``chunk``: timesteps per chunk (see ``FastPathOptions``; results
+        do not depend on it). Memory does not grow with ``timesteps`` except for the per-step
+        predictions ``(T, N)`` and the ``record_spikes`` trains.
+        """
         timesteps = _check_timesteps(timesteps)
         if input_mode not in INPUT_MODES:
             raise ValueError(f"unknown input_mode {input_mode!r}; supported: {INPUT_MODES}")
@@ -391,61 +295,51 @@ class SpikingModel:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         n = len(x)
         bs = min(int(batch_size), n)
-        chunk = self._chunk_steps(timesteps, bs, chunk)
-        record = int(record_spikes)
-        fn = self._sim_fn(timesteps, chunk, input_mode, min(record, bs))
-        readouts, scores = [], []
-        acc = {}
-        per_step = {}
-        sq = {}
-        silent = {}
-        samples = {}
-        rec = {}
+        fold, chunk = self._plan(timesteps, bs, chunk)
+        record = min(int(record_spikes), bs)
+        fn = self._sim_fn(timesteps, bs, chunk, input_mode, record, bool(return_counts), fold)
+        preds, scores = [], []
+        acc, per_step, sq, silent, samples, rec = {}, {}, {}, {}, {}, {}
+        seed_t = ops.convert_to_tensor(np.int32(seed))
         bar = keras.utils.Progbar(n, unit_name="images") if verbose else None
         for start in range(0, n, bs):
             xb = x[start:start + bs]
             valid = len(xb)
             if valid < bs:  # pad: one compiled shape for all batches
                 xb = np.concatenate([xb, np.zeros((bs - valid,) + xb.shape[1:], xb.dtype)])
-            out = fn(ops.convert_to_tensor(xb), ops.convert_to_tensor(np.int32(start)),
-                     ops.convert_to_tensor(np.int32(seed)))
-            ro = ops.convert_to_numpy(out["readout"])[:, :valid]  # (T, B, C)
-            readouts.append(np.argmax(ro, axis=-1))  # predictions per step (T, B)
-            scores.append(ro[-1] / timesteps)
-            for name, c in out["counts"].items():
-                c = ops.convert_to_numpy(c)[:valid]
-                acc[name] = acc.get(name, 0) + c.sum(0)
-                flat = c.reshape(valid, -1)
-                sq[name] = sq.get(name, 0.0) + float(np.square(flat, dtype=np.float64).sum())
-                silent[name] = silent.get(name, 0) + int((flat == 0).sum())
+            out = fn(ops.convert_to_tensor(xb), ops.convert_to_tensor(np.int32(start)), seed_t,
+                     ops.convert_to_tensor(np.int32(valid)))
+            out = keras.tree.map_structure(ops.convert_to_numpy, out)
+            # class per step (on the host: numpy's argmax treats -0.0 and 0.0 as a tie)
+            preds.append(np.argmax(out["readout"][:, :valid], axis=-1))
+            scores.append(out["final"][:valid] / timesteps)
+            for name, c in out["count_sums"].items():
+                acc[name] = acc.get(name, 0) + c.astype(np.float64)
+                sq[name] = sq.get(name, 0.0) + float(out["sum_sq"][name][:valid].sum(
+                    dtype=np.float64))
+                silent[name] = silent.get(name, 0) + int(out["silent"][name][:valid].sum())
                 if return_counts:
-                    samples.setdefault(name, []).append(c)
-            for name, p in out["per_step"].items():
-                per_step[name] = per_step.get(name, 0) + ops.convert_to_numpy(p)[:, :valid].sum(1)
+                    samples.setdefault(name, []).append(out["counts"][name][:valid])
+            for name, p in out["step_totals"].items():
+                per_step[name] = per_step.get(name, 0) + p.astype(np.float64)
             if record and start == 0:
-                rec = {k: ops.convert_to_numpy(v)[:, :min(record, valid)]
-                       for k, v in out["rec"].items()}
+                rec = {k: v[:, :min(record, valid)] for k, v in out["rec"].items()}
             if bar is not None:
                 bar.add(valid)
-        preds = np.concatenate(readouts, axis=1)
         stats = {}
         spike_counts = {}
-        inp = self.input_spec.name
-        for name, counts in acc.items():
-            steps = per_step.get(name)
-            if steps is None:  # no spikes: analog input (constant mode), linear pooling
-                continue
-            stats[name] = LayerStats(name, int(np.prod(counts.shape)), counts,
-                                     np.asarray(steps, np.float64), sq[name], silent[name])
-            spike_counts[name] = float(np.asarray(steps).sum())
+        for name, steps in per_step.items():
+            counts = acc[name]
+            stats[name] = LayerStats(name, int(np.prod(counts.shape)), counts, steps, sq[name],
+                                     silent[name])
+            spike_counts[name] = float(steps.sum())
         res = SimulationResult(
             accuracy=None, accuracy_per_step=None, spike_counts=spike_counts,
-            neuron_spike_counts={k: np.asarray(v, np.float64) for k, v in acc.items()},
-            num_samples=n, timesteps=timesteps, input_mode=input_mode,
-            scores=np.concatenate(scores), layer_stats=stats, spike_trains=rec,
-            sample_counts={k: np.concatenate(v) for k, v in samples.items()},
-            predictions_per_step=preds)
-        res.input_name = inp
+            neuron_spike_counts=acc, num_samples=n, timesteps=timesteps,
+            input_mode=input_mode, scores=np.concatenate(scores), layer_stats=stats,
+            spike_trains=rec, sample_counts={k: np.concatenate(v) for k, v in samples.items()},
+            predictions_per_step=np.concatenate(preds, axis=1))
+        res.input_name = self.input_spec.name
         return res
 
     def evaluate(self, x, y=None, timesteps=100, batch_size=256, input_mode="constant", seed=0,
@@ -498,15 +392,6 @@ class SpikingModel:
 
     def __repr__(self):
         return self.summary()
-
-
-def _per_sample_step_totals(seq):
-    """(T, B, ...) spikes -> (T, B) spikes per step and sample."""
-    return ops.sum(ops.reshape(seq, (seq.shape[0], -1, int(np.prod(seq.shape[2:])))), axis=-1)
-
-
-def jax_free_tree_map(fn, *trees):
-    return keras.tree.map_structure(fn, *trees)
 
 
 def _check_timesteps(timesteps) -> int:
@@ -578,3 +463,251 @@ def load_snn(path) -> SpikingModel:
     p = meta["params"]
     return SpikingModel(specs, meta["encoding"], p["threshold"], p["v_init"], p["tau"],
                         meta["dyn_params"], cells=cells, meta=meta["meta"])
+
+
+# ----------------------------------------------------------------------------- fast path
+#: steps per loop iteration of the step-by-step fast path (traced unrolled; CPU default)
+UNROLL_STEPS = 5
+#: longer chunks of the step-by-step path run an inner loop instead of unrolling
+MAX_UNROLL = 32
+
+
+@dataclass
+class FastPathOptions:
+    """How ``SpikingModel.simulate`` runs (``snn.fast_path``); results do not depend on it.
+
+    - ``fold``: apply each layer's synaptic op once per chunk to all its steps folded into the
+      batch, then loop over the neuron dynamics (few large kernels: GPUs). ``False``: run the
+      network step by step, ``chunk`` steps unrolled per loop iteration (tensors stay the
+      size of one step and in cache: CPUs). ``None``: ``True`` on GPU/TPU, ``False`` on CPU.
+    - ``chunk``: timesteps per chunk (default: ``UNROLL_STEPS`` step by step; folded, as many
+      as fit ``chunk_bytes`` of spikes).
+    - ``xla``: TensorFlow only, compile with XLA (``jit_compile``); slower on CPU.
+    """
+
+    fold: bool | None = None
+    chunk: int | None = None
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    xla: bool = False
+
+
+class _FastPath:
+    """The compiled fast path for one configuration (see ``FastPathOptions``).
+
+    ``__call__(x, offset, seed, valid)`` simulates one padded batch; everything it returns is
+    reduced over time or over the ``valid`` samples, except the readout curve ``(T, B,
+    classes)``, the optional per-sample counts and the recorded spike trains.
+    """
+
+    def __init__(self, model, timesteps, chunk, input_mode, record, return_counts, fold):
+        self.specs = model.specs
+        self.cells = model.cells
+        self.ro = model.readout
+        self.inp = model.input_spec.name
+        self.out_name = model.output.name
+        self.T, self.chunk, self.record = timesteps, chunk, record
+        self.return_counts, self.fold = return_counts, fold
+        self.constant = input_mode == "constant"
+        after = set(post_readout(self.specs))
+        self.linear = {s.name for s in self.specs[1:] if s.kind in ("flatten", "concat")
+                       or (s.kind == "avgpool" and s is not self.ro)}
+        # values that are the same at every step: the constant input and linear maps of it
+        self.static = {self.inp} if self.constant else set()
+        for s in self.specs[1:]:
+            if s.name in self.linear and all(i in self.static for i in s.inputs):
+                self.static.add(s.name)
+        self.neurons = [s.name for s in self.specs[1:]
+                        if s.name in self.cells and s.name not in self.linear]
+        #: layers whose spikes are counted and summed per step
+        self.spiking = [n for n in self.neurons if n != self.ro.name]
+        if not self.constant:
+            self.spiking.insert(0, self.inp)
+        #: linear pooling layers whose (analog) output is summed over time as well
+        self.pooled = [s.name for s in self.specs[1:] if s.kind == "avgpool"
+                       and s.name in self.linear and s.name not in after]
+
+    # -- pieces
+    def _linear(self, s, ins):
+        if s.kind == "flatten":
+            return ops.reshape(ins[0], (-1,) + tuple(s.output_shape))
+        if s.kind == "concat":
+            return ops.concatenate(ins, axis=-1)
+        return self.cells[s.name].synapse(ins[0])  # average pooling
+
+    def _step(self, env, states, x_t):
+        """One timestep of every layer; ``x_t``: the input spikes (Poisson) or None.
+
+        Returns the new states, the spikes of the counted layers and the readout output.
+        """
+        states = dict(states)
+        val = dict(env["static"])
+        if x_t is not None:
+            val[self.inp] = x_t
+        for s in self.specs[1:]:
+            if s.name in self.static:
+                continue
+            if s.name in self.linear:
+                val[s.name] = self._linear(s, [val[i] for i in s.inputs])
+                continue
+            cell = self.cells[s.name]
+            cur = env["current"].get(s.name)
+            if cur is None:
+                cur = cell.synapse(val[s.inputs[0]])
+            val[s.name], states[s.name] = cell.neuron_step(cur, list(states[s.name]))
+        ro_out = ops.reshape(val[self.out_name], (env["batch"], -1))
+        return states, {n: val[n] for n in self.spiking}, ro_out
+
+    def _step_ys(self, env, spikes, ro_out):
+        """Per-step outputs: readout, spikes per sample of every layer, recorded trains."""
+        b = env["batch"]
+        tot = {n: ops.sum(ops.reshape(v, (b, -1)), -1) for n, v in spikes.items()}
+        rec = {n: v[:self.record] for n, v in spikes.items()} if self.record else {}
+        return ro_out, tot, rec
+
+    def _chunk_by_step(self, env, carry, t0, steps):
+        """``steps`` timesteps, step by step (unrolled when short)."""
+        states, counts, ro_out = carry
+        if steps > MAX_UNROLL:  # a loop over the steps, counting as it goes
+            def body(c, t):
+                st, cn, _ = c
+                x_t = None
+                if not self.constant:
+                    x_t = poisson_spikes(env["x"], t, 1, env["seed"], env["offset"])[0]
+                st, spikes, ro = self._step(env, st, x_t)
+                cn = {n: ops.add(cn[n], spikes[n]) for n in cn}
+                return (st, cn, ro), self._step_ys(env, spikes, ro)
+            return scan(body, carry, ops.arange(steps, dtype="int32") + t0)
+        inputs = None
+        if not self.constant:
+            inputs = poisson_spikes(env["x"], t0, steps, env["seed"], env["offset"])
+        ys, trains = [], {n: [counts[n]] for n in counts}
+        for k in range(steps):
+            states, spikes, ro_out = self._step(env, states, None if inputs is None
+                                                else inputs[k])
+            ys.append(self._step_ys(env, spikes, ro_out))
+            for n, v in spikes.items():
+                trains[n].append(v)
+        counts = {n: add_n(v) for n, v in trains.items()}  # one pass per chunk
+        ys = keras.tree.map_structure(lambda *a: ops.stack(a, 0), *ys)
+        return (states, counts, ro_out), ys
+
+    def _chunk_folded(self, env, carry, t0, steps):
+        """``steps`` timesteps, layer by layer: synaptic ops on all steps folded into the batch."""
+        states, counts, _ = carry
+        states, counts = dict(states), dict(counts)
+        b = env["batch"]
+        folded = {}  # name -> (steps * B, ...)
+        tot, rec = {}, {}
+
+        def get(name):
+            if name in folded:
+                return folded[name]
+            v = env["static"][name]  # same at every step: repeat it
+            return ops.reshape(ops.repeat(v[None], steps, axis=0), (-1,) + tuple(v.shape[1:]))
+
+        if not self.constant:
+            sp = poisson_spikes(env["x"], t0, steps, env["seed"], env["offset"])
+            counts[self.inp] = counts[self.inp] + ops.sum(sp, 0)
+            tot[self.inp] = ops.sum(ops.reshape(sp, (steps, b, -1)), -1)
+            folded[self.inp] = ops.reshape(sp, (-1,) + tuple(sp.shape[2:]))
+            if self.record:
+                rec[self.inp] = sp[:, :self.record]
+        for s in self.specs[1:]:
+            if s.name in self.static:
+                continue
+            if s.name in self.linear:
+                folded[s.name] = self._linear(s, [get(i) for i in s.inputs])
+                continue
+            cell = self.cells[s.name]
+            cur = env["current"].get(s.name)
+            if cur is None:
+                cur = cell.synapse(get(s.inputs[0]))
+                cur = ops.reshape(cur, (steps, b) + tuple(cur.shape[1:]))
+
+                def body(st, c, cell=cell):
+                    out, st2 = cell.neuron_step(c, list(st))
+                    return st2, out
+                st, seq = scan(body, list(states[s.name]), cur)
+            else:
+                def body(st, _, cell=cell, cur=cur):
+                    out, st2 = cell.neuron_step(cur, list(st))
+                    return st2, out
+                st, seq = scan(body, list(states[s.name]), None, length=steps)
+            states[s.name] = st
+            folded[s.name] = ops.reshape(seq, (-1,) + tuple(seq.shape[2:]))
+            if s is not self.ro:
+                counts[s.name] = counts[s.name] + ops.sum(seq, 0)
+                tot[s.name] = ops.sum(ops.reshape(seq, (steps, b, -1)), -1)
+                if self.record:
+                    rec[s.name] = seq[:, :self.record]
+        ro_seq = ops.reshape(folded[self.out_name], (steps, b, -1))
+        return (states, counts, ro_seq[-1]), (ro_seq, tot, rec)
+
+    # -- the compiled function
+    def __call__(self, x, offset, seed, valid):
+        b = int(x.shape[0])
+        mask = ops.cast(ops.less(ops.arange(b, dtype="int32"), valid), "int32")
+        env = {"x": x, "offset": offset, "seed": seed, "batch": b, "static": {}, "current": {}}
+        if self.constant:
+            env["static"][self.inp] = x
+        for s in self.specs[1:]:
+            if s.name in self.static and s.name != self.inp:
+                env["static"][s.name] = self._linear(s, [env["static"][i] for i in s.inputs])
+            elif s.name in self.neurons and s.inputs[0] in self.static:
+                # the same current at every step: computed once
+                env["current"][s.name] = self.cells[s.name].synapse(env["static"][s.inputs[0]])
+        states = {n: list(self.cells[n].get_initial_state(b)) for n in self.neurons}
+        counts = {n: ops.zeros((b,) + tuple(_spec(self.specs, n).output_shape), "float32")
+                  for n in self.spiking}
+        n_out = int(np.prod(_spec(self.specs, self.out_name).output_shape))
+        carry = (states, counts, ops.zeros((b, n_out), "float32"))
+        run = self._chunk_folded if self.fold else self._chunk_by_step
+        n_full, rest = divmod(self.T, self.chunk)
+        parts = []
+
+        def mask_totals(ys):
+            ro_seq, tot, rec = ys
+            tot = {k: ops.sum(ops.cast(v, "int32") * mask, axis=-1) for k, v in tot.items()}
+            return ro_seq, tot, rec
+
+        if n_full:
+            def outer(c, k):
+                c, ys = run(env, c, k * self.chunk, self.chunk)
+                return c, mask_totals(ys)
+            carry, ys = scan(outer, carry, ops.arange(n_full, dtype="int32"))
+            parts.append(keras.tree.map_structure(
+                lambda a: ops.reshape(a, (-1,) + tuple(a.shape[2:])), ys))
+        if rest:
+            carry, ys = run(env, carry, n_full * self.chunk, rest)
+            parts.append(mask_totals(ys))
+        ys = parts[0] if len(parts) == 1 else keras.tree.map_structure(
+            lambda a, c: ops.concatenate([a, c], 0), *parts)
+        readout, step_totals, rec = ys
+        _, counts, last = carry
+        if self.constant:
+            counts = {**counts, self.inp: x * float(self.T)}
+        for s in self.specs[1:]:  # linear pooling: the time sum of its output is linear too
+            if s.name in self.pooled:
+                counts[s.name] = self._linear(s, [self._count_of(counts, i) for i in s.inputs])
+        maskf = ops.cast(mask, "float32")
+        out = {"readout": readout, "final": last, "step_totals": step_totals, "rec": rec,
+               "count_sums": {}, "sum_sq": {}, "silent": {}}
+        for name, c in counts.items():
+            flat = ops.reshape(c, (b, -1))
+            out["count_sums"][name] = ops.reshape(ops.matmul(maskf[None], flat), c.shape[1:])
+            out["sum_sq"][name] = ops.sum(ops.square(flat), -1)
+            out["silent"][name] = ops.sum(ops.cast(ops.equal(flat, 0.0), "int32"), -1)
+        if self.return_counts:
+            out["counts"] = counts
+        return out
+
+    def _count_of(self, counts, name):
+        """Time-summed output of ``name`` (through flatten/concat/pooling)."""
+        if name in counts:
+            return counts[name]
+        s = _spec(self.specs, name)
+        return self._linear(s, [self._count_of(counts, i) for i in s.inputs])
+
+
+def _spec(specs, name):
+    return next(s for s in specs if s.name == name)
