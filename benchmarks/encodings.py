@@ -148,9 +148,9 @@ def write_table(rows, args, argv, t_rate):
     text = "\n".join(lines)
     out = Path(args.out)
     marker = "## Results: mnist5k"
-    if out.exists() and marker in out.read_text():  # replace the results section only
+    if out.exists():  # keep the document, replace (or append) the results section only
         head = out.read_text().split(marker)[0]
-        text = head + text
+        text = head.rstrip("\n") + "\n\n" + text if head.strip() else text
     out.write_text(text)
     print(f"wrote {out}")
 
