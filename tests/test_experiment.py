@@ -79,3 +79,17 @@ def test_example_configs_are_valid():
     for name in ("lenet_mnist5k", "digits_mlp"):
         kw = experiment_kwargs(load_config(f"experiments/{name}.yaml"))
         Experiment(**kw)
+
+
+@pytest.mark.parametrize("encoding", ["ttfs", "ttfs_clamped"])
+def test_experiment_fits_ttfs_windows_into_the_run(encoding):
+    exp = Experiment(dataset="digits", model="mlp", encoding=encoding, epochs=2, batch_size=32,
+                     timesteps=30, n_test=60, logdir=None, analysis=False, verbose=0)
+    result = exp.run()
+    assert exp.snn.dyn_params["latency"] <= 30
+    assert result.snn_accuracy >= result.ann_accuracy - 0.1
+    if encoding == "ttfs_clamped":
+        names = [type(layer).__name__ for layer in exp.ann.layers]
+        assert "ClampedReLU" in names
+    with pytest.warns(UserWarning, match="before its readout is final"):
+        exp.snn.evaluate(exp.x_test[:4], exp.y_test[:4], timesteps=5)

@@ -202,10 +202,10 @@ class Experiment:
             if act is None and self.encoding == "ttfs_clamped":
                 act = "clamped_relu"
             if act == "clamped_relu":
-                from tfsnn.layers import ClampedReLU
+                from tfsnn.layers import ClampedReLU, clamped_relu_factory
 
-                clamp = 0.1 if self.clamp is None else float(self.clamp)
-                act = lambda: ClampedReLU(clamp)  # noqa: E731 - a layer factory
+                clamp = ClampedReLU().clamp if self.clamp is None else float(self.clamp)
+                act = clamped_relu_factory(clamp)
             if act is not None:
                 kw["activation"] = act
             return build_model(spec, ds.input_shape, ds.num_classes, **kw), self.train is not False
@@ -247,12 +247,17 @@ class Experiment:
 
         if self.ann is None:
             self.train_ann()
+        from tfsnn.cells import encoding_module
+
+        params = dict(self.encoding_params)
+        if "timesteps" in getattr(encoding_module(self.encoding), "DEFAULTS", {}):
+            params.setdefault("timesteps", self.timesteps)  # TTFS windows fit the run
         t = time.perf_counter()
         self.snn = convert(self.ann, self.dataset.x_train[:self.n_norm], encoding=self.encoding,
                            normalization=self.normalization, percentile=self.percentile,
                            channelwise=self.channelwise, scale=self.scale,
                            threshold=self.threshold, v_init=self.v_init, tau=self.tau,
-                           progress=self.verbose > 1, **self.encoding_params)
+                           progress=self.verbose > 1, **params)
         self.timings["convert"] = time.perf_counter() - t
         return self.snn
 

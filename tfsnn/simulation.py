@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,6 +294,12 @@ class SpikingModel:
                              f"probabilities); got range [{x.min():.3g}, {x.max():.3g}]")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        latency = self.dyn_params.get("latency")
+        if latency and timesteps < latency:
+            warnings.warn(
+                f"the {self.encoding} SNN needs {latency} steps before its readout is final "
+                f"(one window per layer), but only {timesteps} are simulated; convert with "
+                f"timesteps={timesteps} to fit the windows into this run", stacklevel=2)
         n = len(x)
         bs = min(int(batch_size), n)
         fold, chunk = self._plan(timesteps, bs, chunk)
