@@ -157,7 +157,9 @@ class Experiment:
 
     # -- parameters, for logging and sweeps
     def hparams(self) -> dict:
-        model = self.model_spec if isinstance(self.model_spec, str) else type(self.model_spec).__name__
+        spec = self.model_spec
+        model = spec if isinstance(spec, str) else getattr(spec, "name", None) or getattr(
+            spec, "__name__", type(spec).__name__)
         dataset = self.dataset_spec if isinstance(self.dataset_spec, str) else "user data"
         return {"dataset": dataset, "model": model, "encoding": self.encoding,
                 "timesteps": self.timesteps, "normalization": str(self.normalization),
