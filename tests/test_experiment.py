@@ -93,3 +93,18 @@ def test_experiment_fits_ttfs_windows_into_the_run(encoding):
         assert "ClampedReLU" in names
     with pytest.warns(UserWarning, match="before its readout is final"):
         exp.snn.evaluate(exp.x_test[:4], exp.y_test[:4], timesteps=5)
+
+
+def test_experiment_synapse_graph(tmp_path):
+    exp = Experiment(dataset="digits", model="mlp", epochs=1, timesteps=10, n_test=30,
+                     logdir=None, analysis=False, verbose=0)
+    exp.run()
+    g = exp.synapse_graph()
+    n = g.to_csv(tmp_path / "g.csv")
+    assert n == g.num_synapses > 0
+    header = (tmp_path / "g.csv").read_text().splitlines()[0]
+    assert header == "source_group,source_neuron,dest_group,dest_neuron,edge"
+    # rates come from the evaluated test set: spike counts / (N * T)
+    res = exp.snn_result
+    fc1 = [s for s in exp.snn.specs if s.kind == "dense"][0].name
+    assert res.neuron_spike_counts[fc1].sum() > 0
