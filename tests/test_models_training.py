@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tfsnn.datasets import load_dataset
+from tfsnn.layers import clamped_relu_factory
 from tfsnn.models import MODELS, build_model
 from tfsnn.training import ann_predict, evaluate_ann, train_ann
 
@@ -74,6 +75,29 @@ def test_activation_name_and_layer_factory():
     assert m.get_layer("fc1").activation is keras.activations.relu
     with pytest.raises(TypeError, match="factory"):
         build_model("mlp", (64,), 10, activation=keras.layers.ReLU())
+
+
+def test_activity_l1_penalizes_hidden_activations_only():
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
+    plain = build_model("lenet", (8, 8, 1), 10)
+    assert all(layer.activity_regularizer is None for layer in plain.layers)
+    for kw, where in (({}, "{}"), ({"batchnorm": True}, "{}_act"),
+                      ({"activation": clamped_relu_factory(0.1)}, "{}_act")):
+        m = build_model("lenet", (8, 8, 1), 10, activity_l1=1e-3, **kw)
+        hidden = ("conv1", "conv2", "fc1", "fc2")
+        regs = [layer.name for layer in m.layers if layer.activity_regularizer is not None]
+        assert regs == [where.format(n) for n in hidden]
+        # the penalty is activity_l1 * sum |a| per sample, averaged over the batch
+        m(x, training=True)
+        probes = keras.Model(m.inputs[0], [m.get_layer(r).output for r in regs])
+        acts = probes(x)
+        expect = sum(1e-3 * float(np.abs(np.asarray(a)).sum()) / len(x) for a in acts)
+        np.testing.assert_allclose(float(sum(m.losses)), expect, rtol=1e-4)
+        assert m.get_layer("output").activity_regularizer is None
+    m = build_model("mlp", (8, 8, 1), 10, activity_l1=1e-4)
+    assert [la.name for la in m.layers if la.activity_regularizer is not None] == ["fc1", "fc2"]
+    with pytest.raises(ValueError, match="activity_l1 must be >= 0"):
+        build_model("mlp", (8, 8, 1), 10, activity_l1=-1)
 
 
 def test_mlp_and_vgg_small_structure():

@@ -7,6 +7,12 @@ Registered in :data:`MODELS`: ``mlp``, ``lenet`` (works for 8x8 and 28x28 inputs
 ``pool1``, ``fc1``, ``output``, ...). ``activation`` is a Keras activation name used on each
 hidden Dense/Conv2D, or a zero-argument factory returning a fresh Keras layer that is inserted
 after each of them (named ``<layer>_act``), e.g. ``lambda: keras.layers.ReLU(max_value=1.0)``.
+
+``activity_l1`` (default 0: off) adds an L1 penalty on the hidden activations to the training
+loss, ``activity_l1 * sum_i |a_i|`` per sample over every hidden Dense/Conv2D output after its
+activation (Keras' ``activity_regularizer``, averaged over the batch). It drives weak
+activations to exactly zero: a time-to-first-spike SNN spends one spike per active neuron, so
+sparser activations mean proportionally fewer spikes (docs/encodings.md).
 """
 
 from __future__ import annotations
@@ -41,11 +47,19 @@ def _activation_spec(activation):
     return ("factory", activation) if zero_arg else ("name", activation)
 
 
-def _hidden(x, layer_cls, name: str, act, batchnorm: bool, **layer_kw):
+def _l1(activity_l1):
+    if not float(activity_l1) >= 0:
+        raise ValueError(f"activity_l1 must be >= 0, got {activity_l1!r}")
+    return keras.regularizers.L1(float(activity_l1)) if float(activity_l1) > 0 else None
+
+
+def _hidden(x, layer_cls, name: str, act, batchnorm: bool, activity_l1=0.0, **layer_kw):
     """Dense/Conv2D + optional BatchNorm + activation, as documented in the module."""
     kind, value = act
     fused = kind == "name" and not batchnorm
-    x = layer_cls(name=name, activation=value if fused else None, **layer_kw)(x)
+    reg = _l1(activity_l1)
+    x = layer_cls(name=name, activation=value if fused else None,
+                  activity_regularizer=reg if fused else None, **layer_kw)(x)
     if batchnorm:
         x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     if fused:
@@ -59,6 +73,8 @@ def _hidden(x, layer_cls, name: str, act, batchnorm: bool, **layer_kw):
     else:
         layer = keras.layers.Activation(value if value is not None else "linear",
                                         name=f"{name}_act")
+    if reg is not None:  # penalize the activation's output
+        layer.activity_regularizer = reg
     return layer(x)
 
 
@@ -90,20 +106,20 @@ def _dropout(x, rate: float, name: str):
 
 
 def mlp(input_shape, num_classes, *, hidden=(128, 64), activation="relu", dropout=0.1,
-        batchnorm=False, output_activation="softmax") -> keras.Model:
+        batchnorm=False, output_activation="softmax", activity_l1=0.0) -> keras.Model:
     """Flatten -> fc1(128) -> dropout1 -> fc2(64) -> output(softmax)."""
     act = _activation_spec(activation)
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = keras.layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(hidden, start=1):
-        x = _hidden(x, keras.layers.Dense, f"fc{i}", act, batchnorm, units=units)
+        x = _hidden(x, keras.layers.Dense, f"fc{i}", act, batchnorm, activity_l1, units=units)
         if i == 1:
             x = _dropout(x, dropout, "dropout1")
     return keras.Model(inputs, _output(x, num_classes, output_activation), name="mlp")
 
 
 def lenet(input_shape, num_classes, *, activation="relu", pool="avg", batchnorm=False,
-          dropout=0.0, output_activation="softmax") -> keras.Model:
+          dropout=0.0, output_activation="softmax", activity_l1=0.0) -> keras.Model:
     """LeNet-5 style: conv1(6,5x5,same) pool1 conv2(16,5x5) pool2 fc1(120) fc2(84) output.
 
     conv2 uses "valid" padding when the pooled map is at least 8 pixels wide (28x28 input:
@@ -112,24 +128,24 @@ def lenet(input_shape, num_classes, *, activation="relu", pool="avg", batchnorm=
     shape = _image_shape("lenet", input_shape, 4)
     act = _activation_spec(activation)
     inputs = keras.Input(shape=shape, name="input")
-    x = _hidden(inputs, keras.layers.Conv2D, "conv1", act, batchnorm, filters=6, kernel_size=5,
-                padding="same")
+    x = _hidden(inputs, keras.layers.Conv2D, "conv1", act, batchnorm, activity_l1, filters=6,
+                kernel_size=5, padding="same")
     x = _pool_layer(pool, "pool1")(x)
     pad2 = "valid" if min(shape[0] // 2, shape[1] // 2) >= 8 else "same"
-    x = _hidden(x, keras.layers.Conv2D, "conv2", act, batchnorm, filters=16, kernel_size=5,
-                padding=pad2)
+    x = _hidden(x, keras.layers.Conv2D, "conv2", act, batchnorm, activity_l1, filters=16,
+                kernel_size=5, padding=pad2)
     x = _pool_layer(pool, "pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, units=120)
+    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, activity_l1, units=120)
     x = _dropout(x, dropout, "dropout1")
-    x = _hidden(x, keras.layers.Dense, "fc2", act, batchnorm, units=84)
+    x = _hidden(x, keras.layers.Dense, "fc2", act, batchnorm, activity_l1, units=84)
     x = _dropout(x, dropout, "dropout2")
     return keras.Model(inputs, _output(x, num_classes, output_activation), name="lenet")
 
 
 def vgg_small(input_shape=(32, 32, 3), num_classes=10, *, activation="relu", pool="max",
               batchnorm=False, dropout=0.0, widths=(32, 64, 128), dense=256,
-              output_activation="softmax") -> keras.Model:
+              output_activation="softmax", activity_l1=0.0) -> keras.Model:
     """VGG-style: per block two 3x3 convs (conv<b>_1, conv<b>_2) + pool<b>; fc1(256); output."""
     shape = _image_shape("vgg_small", input_shape, 2 ** len(widths))
     act = _activation_spec(activation)
@@ -137,11 +153,12 @@ def vgg_small(input_shape=(32, 32, 3), num_classes=10, *, activation="relu", poo
     x = inputs
     for b, filters in enumerate(widths, start=1):
         for j in (1, 2):
-            x = _hidden(x, keras.layers.Conv2D, f"conv{b}_{j}", act, batchnorm, filters=filters,
+            x = _hidden(x, keras.layers.Conv2D, f"conv{b}_{j}", act, batchnorm, activity_l1,
+                        filters=filters,
                         kernel_size=3, padding="same")
         x = _pool_layer(pool, f"pool{b}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, units=dense)
+    x = _hidden(x, keras.layers.Dense, "fc1", act, batchnorm, activity_l1, units=dense)
     x = _dropout(x, dropout, "dropout1")
     return keras.Model(inputs, _output(x, num_classes, output_activation), name="vgg_small")
 
