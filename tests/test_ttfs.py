@@ -153,11 +153,16 @@ def _reference(snn, x):
 
 
 @pytest.mark.jax
-@pytest.mark.parametrize("encoding", ["ttfs", "ttfs_clamped"])
-def test_snn_computes_the_rounded_ann_exactly(encoding):
+@pytest.mark.parametrize("encoding, min_act", [("ttfs", 0.0), ("ttfs_clamped", 0.0),
+                                               ("ttfs", 0.25), ("ttfs_clamped", 0.5625)])
+def test_snn_computes_the_rounded_ann_exactly(encoding, min_act):
     m, x = _dyadic_cnn(clamp=0.125 if encoding == "ttfs_clamped" else None)
-    snn = tfsnn.convert(m, None, encoding=encoding, normalization=None, window=8)
+    snn = tfsnn.convert(m, None, encoding=encoding, normalization=None, window=8,
+                        min_activation=min_act)
     assert snn.dyn_params["window"] == 8 and snn.dyn_params["latency"] == 32
+    cuts = [s.config["dyn_params"]["cut"] for s in snn.specs
+            if "dyn_params" in s.config and s is not snn.readout]
+    assert cuts == [max(min_act, 0.125 if encoding == "ttfs_clamped" else 0.0)] * 3
     ref_steps, ref_out = _reference(snn, x)
     T = 40
     cells = snn.run_cells(x, T)
@@ -284,6 +289,29 @@ def test_clamped_encoding_needs_a_clamp():
     assert snn.specs[1].config["dyn_params"]["cut"] == 0.25
     with pytest.raises(ValueError, match="tau_theta"):
         tfsnn.convert(m, x, encoding="ttfs_dyn_thresh", tau_theta=0.0)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_min_activation_silences_weak_neurons(encoding):
+    m, x = _dyadic_cnn(clamp=0.125 if encoding == "ttfs_clamped" else None, seed=3)
+    spikes = []
+    for min_act in (0.0, 0.3):
+        snn = tfsnn.convert(m, x, encoding=encoding, window=8, min_activation=min_act)
+        assert snn.dyn_params["min_activation"] == min_act
+        cuts = [np.min(s.config["dyn_params"]["cut"]) for s in snn.specs
+                if s.kind in ("conv2d", "dense") and s is not snn.readout]
+        assert all(c >= min_act for c in cuts) and len(cuts) == 3
+        spikes.append(snn.evaluate(x, None, timesteps=32).spikes_per_image)
+    assert spikes[1] < spikes[0]  # exactness with a cut: test_snn_computes_the_rounded_...
+    with pytest.raises(ValueError, match=r"min_activation must be in \[0, 1\)"):
+        tfsnn.convert(m, x, encoding=encoding, window=8, min_activation=1.5)
+
+
+def test_clamped_encoding_takes_min_activation_instead_of_a_clamp():
+    m, x = _dyadic_cnn()
+    snn = tfsnn.convert(m, x, encoding="ttfs_clamped", window=8, min_activation=0.25)
+    assert all(s.config["dyn_params"]["cut"] == 0.25 for s in snn.specs
+               if s.kind in ("conv2d", "dense") and s is not snn.readout)
 
 
 def test_clamped_relu_factory_builds_convertible_models():

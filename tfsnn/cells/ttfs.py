@@ -36,6 +36,10 @@ Parameters (``convert(..., encoding="ttfs", **params)``):
   ``timesteps // (L + 1)``.
 - ``window``: steps per layer window, overrides ``timesteps``.
 - ``v_init``: initial potential offset, as a fraction of theta (default 0).
+- ``min_activation`` (default 0: off; all TTFS encodings): a hidden neuron whose normalized
+  activation ``a = z / lambda`` is below it does not spike, ``cut = max(clamp / lambda,
+  min_activation)`` (in units of V, i.e. of theta = 1). Weak activations cost one spike each
+  like strong ones; cutting them trades accuracy for spikes (docs/encodings.md).
 
 Supported layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten (no Concatenate).
 """
@@ -55,23 +59,23 @@ LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
 LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
 LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
 CELLS = _cells
-DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None}
+DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten")
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare", "prepare_windows"]
 
 
-def _cut(spec, clamp=None):
-    """Clamped-ReLU cut-off in units of the normalized potential: ``clamp / lambda``."""
+def _cut(spec, clamp=None, min_activation=0.0):
+    """Cut-off in units of the normalized potential: ``max(clamp / lambda, min_activation)``
+    (``clamp`` from the layer's ClampedReLU unless given)."""
     if clamp is None:
-        if spec.activation != "clamped_relu":
-            return 0.0
-        clamp = float(spec.config.get("clamp", 0.0))
-    if clamp <= 0:
+        clamp = (float(spec.config.get("clamp", 0.0)) if spec.activation == "clamped_relu"
+                 else 0.0)
+    if clamp <= 0 and min_activation <= 0:
         return 0.0
     lam = np.asarray(spec.config.get("lambda", np.ones(spec.output_shape[-1])), np.float64)
-    cut = clamp / lam
+    cut = np.maximum(max(clamp, 0.0) / lam, min_activation)
     if np.all(cut == cut[0]):
         return float(cut[0])
     return [float(c) for c in cut]
@@ -82,7 +86,8 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
 
     Sets ``spec.config["dyn_params"] = {"depth", "first", "cut", "in_cut"}`` on layers with
     neurons, and the global ``window`` and ``latency`` (steps until the readout is final).
-    ``clamp`` (ANN units) cuts every hidden layer off below it, ReLU or not.
+    ``clamp`` (ANN units) cuts every hidden layer off below it, ReLU or not; so does
+    ``dyn_params["min_activation"]`` (normalized units, see the module docstring).
     """
     from tfsnn.conversion.normalize import readout_spec
 
@@ -91,6 +96,10 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for the {encoding!r} encoding; "
                          f"accepted: {sorted(known)} (plus threshold, v_init)")
+    min_act = float(dyn_params.get("min_activation", 0.0) or 0.0)
+    if not 0.0 <= min_act < 1.0:
+        raise ValueError(f"min_activation must be in [0, 1) (a fraction of the layer's scale "
+                         f"lambda), got {dyn_params.get('min_activation')!r}")
     ro = readout_spec(specs)
     depth, in_code = {}, {}
     for s in specs:
@@ -102,7 +111,7 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
                              f"{encoding!r} encoding supports chains of single-input layers")
         src = s.inputs[0]
         if s.kind in ("dense", "conv2d") or (s.kind == "avgpool" and s is ro):
-            cut = 0.0 if s is ro else _cut(s, clamp)
+            cut = 0.0 if s is ro else _cut(s, clamp, min_act)
             depth[s.name] = depth[src] + 1
             s.config["dyn_params"] = {"depth": depth[s.name], "first": depth[src] == 0,
                                       "cut": cut, "in_cut": in_code[src]}
@@ -122,6 +131,7 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
     if int(window) != window or int(window) < 1:
         raise ValueError(f"window must be an integer >= 1 (steps per layer), got {window!r}")
     dyn["window"] = int(window)
+    dyn["min_activation"] = min_act
     dyn["latency"] = n_windows * int(window)
     return specs, dyn
 

@@ -14,8 +14,11 @@ code are spent on ``[lo, 1]`` instead of ``[0, 1]``: a resolution of ``(1 - lo) 
 Layers without a clamp (plain ReLU) use ``lo = 0``.
 
 Parameters: ``timesteps`` / ``window`` as for ``ttfs``; ``clamp`` (ANN units, optional)
-overrides the clamp of every hidden layer, e.g. to convert a plain-ReLU ANN as if clamped.
-Conversion fails if the ANN has no ClampedReLU and no ``clamp`` is given.
+overrides the clamp of every hidden layer, e.g. to convert a plain-ReLU ANN as if clamped;
+``min_activation`` (normalized units, see ``tfsnn.cells.ttfs``) raises every layer's cut to
+at least that fraction of its scale, ``lo = max(clamp / lambda, min_activation)``, so the code
+then spans ``[min_activation, 1]``. Conversion fails if the ANN has no ClampedReLU and neither
+``clamp`` nor ``min_activation`` is given.
 """
 
 from tfsnn.cells.base import define_cells
@@ -30,7 +33,8 @@ LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
 LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
 LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
 CELLS = _cells
-DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "clamp": None}
+DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
+            "clamp": None}
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
@@ -42,11 +46,13 @@ def prepare(specs, dyn_params):
     clamp = dyn.pop("clamp", None)
     if clamp is not None and not float(clamp) > 0:
         raise ValueError(f"clamp must be > 0 (ANN units), got {clamp!r}")
-    if clamp is None and not any(s.activation == "clamped_relu" for s in specs):
+    if (clamp is None and not dyn.get("min_activation")
+            and not any(s.activation == "clamped_relu" for s in specs)):
         raise ValueError(
             "the 'ttfs_clamped' encoding needs an ANN trained with tfsnn.layers.ClampedReLU "
             "(e.g. build_model(..., activation=tfsnn.layers.clamped_relu_factory(0.1))) or an "
-            "explicit clamp=<value in ANN units>; for a plain ReLU network use 'ttfs'")
+            "explicit clamp=<value in ANN units> or min_activation=<fraction>; for a plain ReLU "
+            "network use 'ttfs'")
     specs, dyn = prepare_windows(specs, dyn, "ttfs_clamped",
                                  {k: v for k, v in DEFAULTS.items() if k != "clamp"},
                                  None if clamp is None else float(clamp))

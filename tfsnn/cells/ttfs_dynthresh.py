@@ -34,7 +34,8 @@ LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
 LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
 LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
 CELLS = _cells
-DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "tau_theta": 0.4}
+DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
+            "tau_theta": 0.4}
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
