@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfsnn.backend import add_n, device_kind, jit, scan
+from tfsnn.backend import add_n, backend_name, device_kind, jit, scan
 from tfsnn.cells import encoding_module, import_all
 from tfsnn.cells.base import SpikingRNN, cell_class
 from tfsnn.conversion.graph import LayerSpec, post_readout, readout_spec
@@ -241,27 +241,35 @@ class SpikingModel:
 
     # -- the fast path
     def _plan(self, timesteps, batch_size, chunk):
-        """``(fold, chunk)`` for a run: see ``FastPathOptions``."""
+        """``(fold, chunk, xla)`` for a run: see ``FastPathOptions``."""
         opts = self.fast_path
-        fold = opts.fold if opts.fold is not None else device_kind() != "cpu"
+        device = device_kind()
+        tf_cpu = backend_name() == "tensorflow" and device == "cpu"
+        xla = opts.xla
+        if xla is None:  # XLA's CPU convolutions and pooling are slower than oneDNN's
+            xla = tf_cpu and not any(s.kind in ("conv2d", "avgpool", "maxpool")
+                                     for s in self.specs)
+        fold = opts.fold
+        if fold is None:
+            fold = not tf_cpu or xla
         if chunk is None:
             chunk = opts.chunk
         if chunk is None:
-            if fold:
+            if device == "cpu":
+                chunk = UNROLL_STEPS
+            else:  # as many steps as fit the budget: few, large kernels
                 per_step = 4 * batch_size * sum(int(np.prod(s.output_shape)) for s in self.specs)
                 chunk = opts.chunk_bytes // max(per_step, 1)
-            else:
-                chunk = UNROLL_STEPS
         if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
             raise ValueError(f"chunk must be an integer >= 1 (timesteps per chunk), got {chunk!r}")
-        return bool(fold), max(1, min(int(chunk), timesteps))
+        return bool(fold), max(1, min(int(chunk), timesteps)), bool(xla)
 
-    def _sim_fn(self, timesteps, batch_size, chunk, input_mode, record, return_counts, fold):
-        key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold,
-               self.fast_path.xla)
+    def _sim_fn(self, timesteps, batch_size, chunk, input_mode, record, return_counts, fold,
+                xla):
+        key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold, xla)
         if key not in self._fns:
             fp = _FastPath(self, timesteps, chunk, input_mode, record, return_counts, fold)
-            self._fns[key] = jit(fp, xla=self.fast_path.xla)
+            self._fns[key] = jit(fp, xla=xla)
         return self._fns[key]
 
     def _check_x(self, x):
@@ -302,9 +310,10 @@ class SpikingModel:
                 f"timesteps={timesteps} to fit the windows into this run", stacklevel=2)
         n = len(x)
         bs = min(int(batch_size), n)
-        fold, chunk = self._plan(timesteps, bs, chunk)
+        fold, chunk, xla = self._plan(timesteps, bs, chunk)
         record = min(int(record_spikes), bs)
-        fn = self._sim_fn(timesteps, bs, chunk, input_mode, record, bool(return_counts), fold)
+        fn = self._sim_fn(timesteps, bs, chunk, input_mode, record, bool(return_counts), fold,
+                          xla)
         preds, scores = [], []
         acc, per_step, sq, silent, samples, rec = {}, {}, {}, {}, {}, {}
         seed_t = ops.convert_to_tensor(np.int32(seed))
@@ -473,7 +482,7 @@ def load_snn(path) -> SpikingModel:
 
 
 # ----------------------------------------------------------------------------- fast path
-#: steps per loop iteration of the step-by-step fast path (traced unrolled; CPU default)
+#: timesteps per chunk on CPU (traced unrolled; longer chunks were not faster on 2 cores)
 UNROLL_STEPS = 5
 #: longer chunks of the step-by-step path run an inner loop instead of unrolling
 MAX_UNROLL = 32
@@ -484,18 +493,21 @@ class FastPathOptions:
     """How ``SpikingModel.simulate`` runs (``snn.fast_path``); results do not depend on it.
 
     - ``fold``: apply each layer's synaptic op once per chunk to all its steps folded into the
-      batch, then loop over the neuron dynamics (few large kernels: GPUs). ``False``: run the
-      network step by step, ``chunk`` steps unrolled per loop iteration (tensors stay the
-      size of one step and in cache: CPUs). ``None``: ``True`` on GPU/TPU, ``False`` on CPU.
-    - ``chunk``: timesteps per chunk (default: ``UNROLL_STEPS`` step by step; folded, as many
-      as fit ``chunk_bytes`` of spikes).
-    - ``xla``: TensorFlow only, compile with XLA (``jit_compile``); slower on CPU.
+      batch, then loop over the neuron dynamics (few large kernels: GPUs, XLA). ``False``:
+      run the network step by step, ``chunk`` steps unrolled per loop iteration (tensors
+      stay the size of one step, in cache). ``None``: ``False`` for TensorFlow on CPU without
+      XLA, else ``True``.
+    - ``chunk``: timesteps per chunk (default: ``UNROLL_STEPS`` on CPU; on GPU/TPU as many as
+      fit ``chunk_bytes`` of spikes). Chunks up to ``MAX_UNROLL`` steps are unrolled.
+    - ``xla``: TensorFlow only, compile with XLA (``jit_compile``). ``None``: on CPU only
+      for networks without convolution and pooling (XLA's CPU kernels for those were 2-3x
+      slower than oneDNN's; for dense networks XLA removes the per-op overhead).
     """
 
     fold: bool | None = None
     chunk: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
-    xla: bool = False
+    xla: bool | None = None
 
 
 class _FastPath:
@@ -514,6 +526,7 @@ class _FastPath:
         self.out_name = model.output.name
         self.T, self.chunk, self.record = timesteps, chunk, record
         self.return_counts, self.fold = return_counts, fold
+        self._dyn_fns = {}
         self.constant = input_mode == "constant"
         after = set(post_readout(self.specs))
         self.linear = {s.name for s in self.specs[1:] if s.kind in ("flatten", "concat")
@@ -566,8 +579,7 @@ class _FastPath:
 
     def _step_ys(self, env, spikes, ro_out):
         """Per-step outputs: readout, spikes per sample of every layer, recorded trains."""
-        b = env["batch"]
-        tot = {n: ops.sum(ops.reshape(v, (b, -1)), -1) for n, v in spikes.items()}
+        tot = {n: _sum_neurons(v, 1) for n, v in spikes.items()}
         rec = {n: v[:self.record] for n, v in spikes.items()} if self.record else {}
         return ro_out, tot, rec
 
@@ -615,7 +627,7 @@ class _FastPath:
         if not self.constant:
             sp = poisson_spikes(env["x"], t0, steps, env["seed"], env["offset"])
             counts[self.inp] = counts[self.inp] + ops.sum(sp, 0)
-            tot[self.inp] = ops.sum(ops.reshape(sp, (steps, b, -1)), -1)
+            tot[self.inp] = _sum_neurons(sp, 2)
             folded[self.inp] = ops.reshape(sp, (-1,) + tuple(sp.shape[2:]))
             if self.record:
                 rec[self.inp] = sp[:, :self.record]
@@ -627,28 +639,54 @@ class _FastPath:
                 continue
             cell = self.cells[s.name]
             cur = env["current"].get(s.name)
-            if cur is None:
+            const = cur is not None
+            if not const:
                 cur = cell.synapse(get(s.inputs[0]))
                 cur = ops.reshape(cur, (steps, b) + tuple(cur.shape[1:]))
-
-                def body(st, c, cell=cell):
-                    out, st2 = cell.neuron_step(c, list(st))
-                    return st2, out
-                st, seq = scan(body, list(states[s.name]), cur)
-            else:
-                def body(st, _, cell=cell, cur=cur):
-                    out, st2 = cell.neuron_step(cur, list(st))
-                    return st2, out
-                st, seq = scan(body, list(states[s.name]), None, length=steps)
+            counted = s is not self.ro
+            seq, st, count, t = self._dynamics(s.name, steps, const)(
+                cur, list(states[s.name]), counts[s.name] if counted else None)
+            if counted:
+                counts[s.name], tot[s.name] = count, t
             states[s.name] = st
             folded[s.name] = ops.reshape(seq, (-1,) + tuple(seq.shape[2:]))
-            if s is not self.ro:
-                counts[s.name] = counts[s.name] + ops.sum(seq, 0)
-                tot[s.name] = ops.sum(ops.reshape(seq, (steps, b, -1)), -1)
+            if counted:
                 if self.record:
                     rec[s.name] = seq[:, :self.record]
         ro_seq = ops.reshape(folded[self.out_name], (steps, b, -1))
         return (states, counts, ro_seq[-1]), (ro_seq, tot, rec)
+
+    def _dynamics(self, name, steps, const):
+        """A layer's neuron dynamics over a chunk (folded path): ``(current, states, count) ->
+        (spikes, states, count, per-step spikes per sample)``; ``current`` is ``(steps, B,
+        ...)``, or ``(B, ...)`` if ``const``; ``count`` is None for the readout.
+        """
+        key = (name, steps, const)
+        if key in self._dyn_fns:
+            return self._dyn_fns[key]
+        cell = self.cells[name]
+
+        def fn(cur, st, count):
+            if steps <= MAX_UNROLL:  # unrolled; spikes counted in one pass
+                outs = []
+                for k in range(steps):
+                    out, st = cell.neuron_step(cur if const else cur[k], list(st))
+                    outs.append(out)
+                seq = ops.stack(outs, 0)
+                if count is not None:
+                    count = add_n([count] + outs)
+            else:
+                def body(st, c):
+                    out, st2 = cell.neuron_step(cur if const else c, list(st))
+                    return st2, out
+                st, seq = scan(body, list(st), None if const else cur, length=steps)
+                if count is not None:
+                    count = ops.add(count, ops.sum(seq, 0))
+            tot = None if count is None else _sum_neurons(seq, 2)
+            return seq, list(st), count, tot
+
+        self._dyn_fns[key] = fn
+        return fn
 
     # -- the compiled function
     def __call__(self, x, offset, seed, valid):
@@ -714,6 +752,12 @@ class _FastPath:
             return counts[name]
         s = _spec(self.specs, name)
         return self._linear(s, [self._count_of(counts, i) for i in s.inputs])
+
+
+def _sum_neurons(x, lead):
+    """Sum over all axes after the first ``lead`` ones (no reshape: TensorFlow's graph
+    optimizer would otherwise duplicate the spikes' cast in front of it)."""
+    return ops.sum(x, axis=tuple(range(lead, len(x.shape))))
 
 
 def _spec(specs, name):
