@@ -1,11 +1,15 @@
 """Rate vs time-to-first-spike encodings on mnist5k: accuracy and spikes per image.
 
-    python benchmarks/encodings.py [--epochs 8] [--clamp 0.1] [--steps 25 50 100]
+    python benchmarks/encodings.py [--epochs 15] [--steps 25 50 100]
+                                   [--variants relu clamp:0.3 bn bn+clamp:1]
                                    [--out docs/encodings.md]
 
-Trains the LeNet-style example and the MLP (``build_model("lenet" | "mlp")``) once with ReLU
-and once with ``ClampedReLU(clamp)`` (weights cached in benchmarks/.cache/), converts each
-with every encoding and simulates the 1,000 test images. Rate coding is simulated once at the
+Trains the LeNet-style example and the MLP (``build_model("lenet" | "mlp")``) once per ANN
+variant (weights cached in benchmarks/.cache/): ``relu``; ``clamp:C`` = ``ClampedReLU(C)``;
+``bn`` = BatchNormalization before every hidden activation (``batchnorm=True``, folded at
+conversion); ``l1:A`` = ``activity_l1=A``; combined with ``+``. Each ANN is converted with
+rate coding and two TTFS encodings (``ttfs`` and ``ttfs_dyn_thresh``, or ``ttfs_clamped``
+for clamped ANNs) and simulated on the 1,000 test images. Rate coding is simulated once at the
 largest T (accuracy and spikes at every smaller T come from the same run, as does the number
 of spikes rate coding needs to first reach a given accuracy); every TTFS encoding is
 converted and simulated for each T, since its window is ``T // (layers + 1)``.
@@ -33,12 +37,43 @@ from tfsnn.training import evaluate_ann, train_ann  # noqa: E402
 CACHE = Path(__file__).parent / ".cache"
 
 
-def trained(name, ds, epochs, seed=0, clamp=None):
+def parse_variant(text):
+    """``"bn+clamp:1"`` -> ``{"batchnorm": True, "clamp": 1.0}`` (see the module docstring)."""
+    out = {}
+    for part in text.split("+"):
+        key, _, val = part.partition(":")
+        if key == "relu" and not val:
+            continue
+        if key == "bn" and not val:
+            out["batchnorm"] = True
+        elif key in ("clamp", "l1") and val:
+            out["clamp" if key == "clamp" else "activity_l1"] = float(val)
+        else:
+            raise ValueError(f"unknown ANN variant part {part!r} in {text!r}; use relu, bn, "
+                             "clamp:C, l1:A joined by +")
+    return out
+
+
+def variant_label(v):
+    parts = (["BN"] if v.get("batchnorm") else []) + [
+        f"ClampedReLU({v['clamp']:g})" if v.get("clamp") else "ReLU"]
+    if v.get("activity_l1"):
+        parts.append(f"L1 {v['activity_l1']:g}")
+    return " + ".join(parts)
+
+
+def trained(name, ds, epochs, seed=0, clamp=None, activity_l1=0.0, batchnorm=False):
     """``build_model(name)`` trained on ds (cached; same recipe as benchmarks/accuracy.py)."""
     tag = "" if clamp is None else f"_clamp{clamp:g}"
+    tag += f"_l1{activity_l1:g}" if activity_l1 else ""
+    tag += "_bn" if batchnorm else ""
     path = CACHE / f"{name}{tag}_mnist5k_e{epochs}_s{seed}.weights.h5"
     keras.utils.set_random_seed(seed)
     kw = {} if clamp is None else {"activation": clamped_relu_factory(clamp)}
+    if activity_l1:
+        kw["activity_l1"] = activity_l1
+    if batchnorm:
+        kw["batchnorm"] = True
     model = build_model(name, ds.input_shape, ds.num_classes, **kw)
     if path.exists():
         model.load_weights(path)
@@ -67,7 +102,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clamp", type=float, default=0.3)
+    p.add_argument("--variants", nargs="+", default=["relu", "clamp:0.3", "bn", "bn+clamp:1"],
+                   help="ANN variants (relu, bn, clamp:C, l1:A, joined by +)")
     p.add_argument("--steps", type=int, nargs="+", default=[25, 50, 100])
     p.add_argument("--models", nargs="+", default=["lenet", "mlp"])
     p.add_argument("--rate-steps", type=int, default=None,
@@ -78,6 +114,7 @@ def main(argv=None):
     x_norm = ds.x_train[:1000]
     t_rate = args.rate_steps or max(args.steps)
     rows = []  # (model, activation, ann acc, encoding, T, window, acc, spikes, rate t, rate s)
+    curves = {}  # (model, activation) -> rate coding's accuracy and spikes per step
 
     def log(row):
         rows.append(row)
@@ -87,15 +124,18 @@ def main(argv=None):
               f"rate reaches it at t={rt} with {rs if rs is None else round(rs)}", flush=True)
 
     for name in args.models:
-        for clamp in (None, args.clamp):
+        for text in args.variants:
+            variant = parse_variant(text)
+            clamp = variant.get("clamp")
             t0 = time.perf_counter()
-            ann = trained(name, ds, args.epochs, args.seed, clamp)
+            ann = trained(name, ds, args.epochs, args.seed, **variant)
             ann_acc = evaluate_ann(ann, ds.x_test, ds.y_test)
-            act = "ReLU" if clamp is None else f"ClampedReLU({clamp:g})"
+            act = variant_label(variant)
             print(f"{name} {act}: ANN {ann_acc:.4f} ({time.perf_counter() - t0:.0f}s)")
             rate = tfsnn.convert(ann, x_norm, encoding="rate").evaluate(
                 ds.x_test, ds.y_test, timesteps=t_rate, batch_size=250)
             acc_curve, spk_curve = rate.accuracy_per_step, cumulative_spikes(rate)
+            curves[(name, act)] = (acc_curve, spk_curve)
             for T in args.steps:
                 a = float(acc_curve[T - 1])
                 log((name, act, ann_acc, "rate", T, None, a, float(spk_curve[T - 1]),
@@ -108,27 +148,30 @@ def main(argv=None):
                     log((name, act, ann_acc, enc, T, snn.dyn_params["window"], res.accuracy,
                          res.spikes_per_image,
                          *rate_to_reach(acc_curve, spk_curve, res.accuracy)))
-    write_table(rows, args, argv, t_rate)
+    write_table(rows, curves, args, argv, t_rate)
 
 
-def write_table(rows, args, argv, t_rate):
+def write_table(rows, curves, args, argv, t_rate):
     lines = [
         "## Results: mnist5k",
         "",
         f"`build_model(\"lenet\")` (average pooling) and `build_model(\"mlp\")` trained "
-        f"{args.epochs} epochs on the 4,000 mnist5k training images (seed {args.seed}), with "
-        f"ReLU or `ClampedReLU({args.clamp:g})` (`activation=clamped_relu_factory"
-        f"({args.clamp:g})`); 1,000 test images; default conversion (99.9th percentile, "
-        "channel-wise). T = simulated steps; for TTFS the window per layer is "
+        f"{args.epochs} epochs on the 4,000 mnist5k training images (seed {args.seed}), as "
+        f"the ANN variants {', '.join(f'`{v}`' for v in args.variants)} (column ANN; BN = "
+        "`batchnorm=True`, ClampedReLU(C) = `activation=clamped_relu_factory(C)`); "
+        "1,000 test images; default conversion (99.9th percentile, channel-wise). T = simulated steps; for TTFS the window per layer is "
         "`T // (layers + 1)` (column w). Accuracy difference to the ANN in percentage points "
         "in brackets. *Rate, same T*: rate coding's spikes per image at the same T, and how many "
         "times more that is. *Rate, same accuracy*: spikes per image rate coding needs to first "
         f"reach the same accuracy (from one rate simulation of {t_rate} steps; `-` = never "
-        "within it), and how many times more that is.",
+        "within it), and how many times more that is. *Rate, any ANN*: the fewest spikes per "
+        "image with which rate coding first reaches the same accuracy on any ANN variant of "
+        "the same model (which variant in brackets).",
         "",
         "| model | ANN | ANN acc. | encoding | T | w | SNN acc. | spikes/image "
-        "| rate, same T: spikes/image (ratio) | rate, same accuracy: t, spikes/image (ratio) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| rate, same T: spikes/image (ratio) | rate, same accuracy: t, spikes/image (ratio) "
+        "| rate, any ANN: spikes/image (ratio, ANN) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rate_at = {(m, act, T): spi for m, act, _, enc, T, _, _, spi, _, _ in rows if enc == "rate"}
     for m, act, ann, enc, T, w, acc, spi, rt, rs in rows:
@@ -140,8 +183,18 @@ def write_table(rows, args, argv, t_rate):
             same = f"t={rt}, {rs:.0f} ({rs / max(spi, 1e-9):.1f}x)"
         r = rate_at.get((m, act, T))
         same_t = "" if enc == "rate" or r is None else f"{r:.0f} ({r / max(spi, 1e-9):.1f}x)"
+        best = ""
+        if enc != "rate":
+            reach = [(rate_to_reach(a_c, s_c, acc)[1], v) for (mm, v), (a_c, s_c)
+                     in curves.items() if mm == m]
+            reach = [(sp, v) for sp, v in reach if sp is not None]
+            best = "-"
+            if reach:
+                sp, v = min(reach)
+                best = f"{sp:.0f} ({sp / max(spi, 1e-9):.1f}x, {v})"
         lines.append(f"| {m} | {act} | {ann:.4f} | {enc} | {T} | {w or ''} | "
-                     f"{acc:.4f} ({100 * (acc - ann):+.1f}) | {spi:.0f} | {same_t} | {same} |")
+                     f"{acc:.4f} ({100 * (acc - ann):+.1f}) | {spi:.0f} | {same_t} | {same} "
+                     f"| {best} |")
     lines += ["", "Produced by:", "",
               ("    python benchmarks/encodings.py " + " ".join(argv or sys.argv[1:])).rstrip(),
               ""]
