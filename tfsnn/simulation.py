@@ -5,11 +5,15 @@
 
 - the **cell path**: ``snn.keras_model`` wraps every cell in ``keras.layers.RNN`` and Keras
   steps it (the reference; also what ``save`` writes to a ``.keras`` file);
-- the **fast path** (``evaluate`` / ``predict``): time is cut into chunks; in a chunk every
-  layer applies its synaptic operation once to all steps folded into the batch
-  (``(T_c * B, ...)``) and only the neuron dynamics run in a loop over the steps. With
-  constant-current input the first layers' current is the same at every step and is computed
-  once. Neuron state is carried from chunk to chunk, so memory does not grow with ``T``.
+- the **fast path** (``evaluate`` / ``predict`` / ``simulate``): one compiled function per
+  batch shape runs all timesteps. Time is cut into chunks (neuron state and spike counts
+  are carried from chunk to chunk, so memory does not grow with ``T``); inside a chunk each
+  layer applies its synaptic operation either once to all steps folded into the batch
+  (``(T_c * B, ...)``: few large kernels, for GPUs and XLA) or once per step (tensors the
+  size of one step, in cache: TensorFlow on CPU), see ``FastPathOptions``. Constant input
+  and linear maps of it (flatten, average pooling) are computed once, and so is the current
+  they drive into the first spiking layer. Spikes are counted once per chunk and reduced over
+  the samples on the device; only the readout curve ``(T, B, classes)`` comes back per step.
 
 Both paths call the same ``synapse`` and ``neuron_step`` functions and give the same spikes.
 
@@ -526,7 +530,6 @@ class _FastPath:
         self.out_name = model.output.name
         self.T, self.chunk, self.record = timesteps, chunk, record
         self.return_counts, self.fold = return_counts, fold
-        self._dyn_fns = {}
         self.constant = input_mode == "constant"
         after = set(post_readout(self.specs))
         self.linear = {s.name for s in self.specs[1:] if s.kind in ("flatten", "concat")
@@ -584,45 +587,49 @@ class _FastPath:
         return ro_out, tot, rec
 
     def _chunk_by_step(self, env, carry, t0, steps):
-        """``steps`` timesteps, step by step (unrolled when short)."""
-        states, counts, ro_out = carry
-        if steps > MAX_UNROLL:  # a loop over the steps, counting as it goes
-            def body(c, t):
-                st, cn, _ = c
-                x_t = None
-                if not self.constant:
-                    x_t = poisson_spikes(env["x"], t, 1, env["seed"], env["offset"])[0]
-                st, spikes, ro = self._step(env, st, x_t)
-                cn = {n: ops.add(cn[n], spikes[n]) for n in cn}
-                return (st, cn, ro), self._step_ys(env, spikes, ro)
-            return scan(body, carry, ops.arange(steps, dtype="int32") + t0)
-        inputs = None
-        if not self.constant:
-            inputs = poisson_spikes(env["x"], t0, steps, env["seed"], env["offset"])
-        ys, trains = [], {n: [counts[n]] for n in counts}
-        for k in range(steps):
-            states, spikes, ro_out = self._step(env, states, None if inputs is None
-                                                else inputs[k])
-            ys.append(self._step_ys(env, spikes, ro_out))
-            for n, v in spikes.items():
-                trains[n].append(v)
-        counts = {n: add_n(v) for n, v in trains.items()}  # one pass per chunk
-        ys = keras.tree.map_structure(lambda *a: ops.stack(a, 0), *ys)
-        return (states, counts, ro_out), ys
+        """``steps`` timesteps in a loop, one step per iteration, counting as it goes."""
+        def body(c, t):
+            st, cn, _ = c
+            x_t = None
+            if not self.constant:
+                x_t = poisson_spikes(env["x"], t, 1, env["seed"], env["offset"])[0]
+            st, spikes, ro = self._step(env, st, x_t)
+            cn = {n: ops.add(cn[n], spikes[n]) for n in cn}
+            return (st, cn, ro), self._step_ys(env, spikes, ro)
+        return scan(body, carry, ops.arange(steps, dtype="int32") + t0)
 
-    def _chunk_folded(self, env, carry, t0, steps):
-        """``steps`` timesteps, layer by layer: synaptic ops on all steps folded into the batch."""
+    def _chunk(self, env, carry, t0, steps):
+        """``steps`` timesteps, layer by layer (unrolled when short, else in loops).
+
+        A layer's synaptic op runs on all steps folded into the batch (``self.fold``) or once
+        per step; the per-step tensors are only stacked where a folded op needs them.
+        """
+        if steps > MAX_UNROLL and not self.fold:
+            return self._chunk_by_step(env, carry, t0, steps)
         states, counts, _ = carry
         states, counts = dict(states), dict(counts)
         b = env["batch"]
-        folded = {}  # name -> (steps * B, ...)
+        per_step, folded = {}, {}  # name -> [(B, ...)] * steps / (steps * B, ...)
         tot, rec = {}, {}
 
-        def get(name):
-            if name in folded:
-                return folded[name]
-            v = env["static"][name]  # same at every step: repeat it
-            return ops.reshape(ops.repeat(v[None], steps, axis=0), (-1,) + tuple(v.shape[1:]))
+        def as_folded(name):
+            if name not in folded:
+                if name in per_step:
+                    folded[name] = ops.concatenate(per_step[name], axis=0)
+                else:  # the same at every step: repeat it
+                    v = env["static"][name]
+                    folded[name] = ops.reshape(ops.repeat(v[None], steps, axis=0),
+                                               (-1,) + tuple(v.shape[1:]))
+            return folded[name]
+
+        def as_steps(name):
+            if name not in per_step:
+                if name in folded:
+                    v = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+                    per_step[name] = [v[k] for k in range(steps)]
+                else:
+                    per_step[name] = [env["static"][name]] * steps
+            return per_step[name]
 
         if not self.constant:
             sp = poisson_spikes(env["x"], t0, steps, env["seed"], env["offset"])
@@ -631,62 +638,58 @@ class _FastPath:
             folded[self.inp] = ops.reshape(sp, (-1,) + tuple(sp.shape[2:]))
             if self.record:
                 rec[self.inp] = sp[:, :self.record]
+        loop = steps > MAX_UNROLL
         for s in self.specs[1:]:
             if s.name in self.static:
                 continue
             if s.name in self.linear:
-                folded[s.name] = self._linear(s, [get(i) for i in s.inputs])
+                if loop or self.fold or any(i in folded for i in s.inputs):
+                    folded[s.name] = self._linear(s, [as_folded(i) for i in s.inputs])
+                else:
+                    ins = [as_steps(i) for i in s.inputs]
+                    per_step[s.name] = [self._linear(s, [v[k] for v in ins])
+                                        for k in range(steps)]
                 continue
             cell = self.cells[s.name]
-            cur = env["current"].get(s.name)
-            const = cur is not None
-            if not const:
-                cur = cell.synapse(get(s.inputs[0]))
+            const = env["current"].get(s.name)  # the same current at every step
+            cur = None
+            if const is not None:
+                pass
+            elif loop or self.fold:
+                cur = cell.synapse(as_folded(s.inputs[0]))
                 cur = ops.reshape(cur, (steps, b) + tuple(cur.shape[1:]))
+            else:
+                cur = [cell.synapse(v) for v in as_steps(s.inputs[0])]
             counted = s is not self.ro
-            seq, st, count, t = self._dynamics(s.name, steps, const)(
-                cur, list(states[s.name]), counts[s.name] if counted else None)
-            if counted:
-                counts[s.name], tot[s.name] = count, t
-            states[s.name] = st
-            folded[s.name] = ops.reshape(seq, (-1,) + tuple(seq.shape[2:]))
-            if counted:
-                if self.record:
-                    rec[s.name] = seq[:, :self.record]
-        ro_seq = ops.reshape(folded[self.out_name], (steps, b, -1))
-        return (states, counts, ro_seq[-1]), (ro_seq, tot, rec)
-
-    def _dynamics(self, name, steps, const):
-        """A layer's neuron dynamics over a chunk (folded path): ``(current, states, count) ->
-        (spikes, states, count, per-step spikes per sample)``; ``current`` is ``(steps, B,
-        ...)``, or ``(B, ...)`` if ``const``; ``count`` is None for the readout.
-        """
-        key = (name, steps, const)
-        if key in self._dyn_fns:
-            return self._dyn_fns[key]
-        cell = self.cells[name]
-
-        def fn(cur, st, count):
-            if steps <= MAX_UNROLL:  # unrolled; spikes counted in one pass
+            st = list(states[s.name])
+            if loop:
+                def body(st, c, cell=cell, const=const):
+                    out, st2 = cell.neuron_step(const if c is None else c, list(st))
+                    return st2, out
+                st, seq = scan(body, st, cur, length=steps)
+                folded[s.name] = ops.reshape(seq, (-1,) + tuple(seq.shape[2:]))
+                if counted:
+                    counts[s.name] = ops.add(counts[s.name], ops.sum(seq, 0))
+                    tot[s.name] = _sum_neurons(seq, 2)
+                    if self.record:
+                        rec[s.name] = seq[:, :self.record]
+            else:
                 outs = []
                 for k in range(steps):
-                    out, st = cell.neuron_step(cur if const else cur[k], list(st))
+                    out, st = cell.neuron_step(const if cur is None else cur[k], list(st))
                     outs.append(out)
-                seq = ops.stack(outs, 0)
-                if count is not None:
-                    count = add_n([count] + outs)
-            else:
-                def body(st, c):
-                    out, st2 = cell.neuron_step(cur if const else c, list(st))
-                    return st2, out
-                st, seq = scan(body, list(st), None if const else cur, length=steps)
-                if count is not None:
-                    count = ops.add(count, ops.sum(seq, 0))
-            tot = None if count is None else _sum_neurons(seq, 2)
-            return seq, list(st), count, tot
-
-        self._dyn_fns[key] = fn
-        return fn
+                per_step[s.name] = outs
+                if counted:
+                    counts[s.name] = add_n([counts[s.name]] + outs)  # one pass per chunk
+                    tot[s.name] = ops.stack([_sum_neurons(o, 1) for o in outs], 0)
+                    if self.record:
+                        rec[s.name] = ops.stack([o[:self.record] for o in outs], 0)
+            states[s.name] = st
+        if self.out_name in per_step:
+            ro_seq = ops.stack([ops.reshape(v, (b, -1)) for v in per_step[self.out_name]], 0)
+        else:
+            ro_seq = ops.reshape(folded[self.out_name], (steps, b, -1))
+        return (states, counts, ro_seq[-1]), (ro_seq, tot, rec)
 
     # -- the compiled function
     def __call__(self, x, offset, seed, valid):
@@ -706,7 +709,7 @@ class _FastPath:
                   for n in self.spiking}
         n_out = int(np.prod(_spec(self.specs, self.out_name).output_shape))
         carry = (states, counts, ops.zeros((b, n_out), "float32"))
-        run = self._chunk_folded if self.fold else self._chunk_by_step
+        run = self._chunk
         n_full, rest = divmod(self.T, self.chunk)
         parts = []
 
