@@ -12,9 +12,10 @@ random CIFAR-10-shaped images). For each model, T and batch size B it prints
   ``--repeats`` runs after one compiling run), constant-current input;
 - ``ANNxT img/s``: the ANN's forward pass on the same batches, T times, in the same process;
   the fastest of four methods (``ann_x_t``: T calls on B images or T copies folded into
-  batches of up to 8192 images; ``predict_on_batch`` or a compiled forward); ``ratio`` = SNN
-  time / ANNxT time (fastest method of that repeat), median over repeats (< 1: the SNN is
-  faster than running the ANN T times);
+  batches of up to 8192 MNIST-sized images; ``predict_on_batch`` or a compiled forward),
+  chosen by one timing of each, then timed after every SNN run; ``ratio`` = SNN time /
+  ANNxT time per repeat, median (min-max) over repeats (< 1: the SNN is faster than
+  running the ANN T times);
 - with ``--memory``: peak RSS of a fresh process that simulates ``--batches`` batches at
   ``--memory-timesteps`` (default 100 and 1000), and the growth ``peak(T_max) / peak(T_min)``
   and the growth of the simulation's own increment (peak minus RSS before simulating).
@@ -28,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -86,15 +86,16 @@ def build(model: str, n_images: int, seed: int = 0):
     return ann, snn, x, y
 
 
-#: largest batch of the folded ANNxT method (T copies of a batch in one forward pass)
-FOLD_IMAGES = 8192
+#: input values per forward pass of the folded ANNxT method (8192 MNIST images)
+FOLD_VALUES = 8192 * 784
 
 
 def ann_x_t(ann, x, batch_size, timesteps):
     """Timers for the ANN forward pass T times: ``{method: fn() -> seconds}``.
 
     ``T calls``: T forward passes on each batch of B images; ``folded``: the batch repeated
-    ``r = FOLD_IMAGES // B`` times (up to T) in one forward pass, ``ceil(T / r)`` passes.
+    ``r`` times (up to T, ``FOLD_VALUES`` input values) in one forward pass, ``ceil(T / r)``
+    passes.
     Each with ``predict_on_batch`` and with a compiled forward (``tfsnn.backend.jit``).
     """
     from keras import ops
@@ -103,7 +104,7 @@ def ann_x_t(ann, x, batch_size, timesteps):
 
     fwd = jit(lambda xb: ann(xb, training=False))
     batches = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
-    r = max(1, min(timesteps, FOLD_IMAGES // batch_size))
+    r = max(1, min(timesteps, FOLD_VALUES // (batch_size * int(np.prod(x.shape[1:])))))
     n_full, rest = divmod(timesteps, r)
 
     def plan(b, folded):
@@ -141,26 +142,26 @@ def bench_speed(model, timesteps, batch_sizes, n_batches, repeats, chunk=None):
             t0 = time.perf_counter()
             snn.evaluate(x[:b], y[:b], timesteps=t_steps, batch_size=b, chunk=chunk)  # compile
             compile_s = time.perf_counter() - t0
-            for f in timers.values():  # warm up (compile) the ANN paths
+            for f in timers.values():  # compile the ANN paths
                 f()
-            sim, ann_t, ratios, acc = [], {k: [] for k in timers}, [], None
+            first = {k: f() for k, f in timers.items()}
+            method = min(first, key=first.get)  # the fastest, timed in every repeat
+            sim, ann_t, ratios, acc = [], [], [], None
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 res = snn.evaluate(x, y, timesteps=t_steps, batch_size=b, chunk=chunk)
                 sim.append(time.perf_counter() - t0)
                 acc = res.accuracy
-                for k, f in timers.items():
-                    ann_t[k].append(f())
-                best = min(ann_t[k][-1] for k in timers)
-                ratios.append(sim[-1] / best)
-            method = min(ann_t, key=lambda k: np.median(ann_t[k]))
+                ann_t.append(timers[method]())
+                ratios.append(sim[-1] / ann_t[-1])
             n = len(x)
             rows.append({"model": model, "T": t_steps, "batch": b, "images": n,
                          "snn_img_s": n / np.median(sim),
-                         "ann_img_s": n / np.median(ann_t[method]), "ann_method": method,
+                         "ann_img_s": n / np.median(ann_t), "ann_method": method,
                          "ratio": float(np.median(ratios)), "ratio_min": float(np.min(ratios)),
                          "ratio_max": float(np.max(ratios)),
-                         "compile_s": compile_s - sim[0], "accuracy": acc})
+                         "compile_s": compile_s - float(np.median(sim)) / n_batches,
+                         "accuracy": acc})
             print(_row_text(rows[-1]), flush=True)
     return rows
 
@@ -169,30 +170,33 @@ def _row_text(r):
     acc = "" if r["accuracy"] is None or r["model"] == "vgg_small" else f"{r['accuracy']:.3f}"
     return (f"| {r['model']} | {r['T']} | {r['batch']} | {r['snn_img_s']:.0f} | "
             f"{r['ann_img_s']:.0f} | {r['ratio']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
-            f" | {r['ann_method']} | {acc} |")
+            f" | {r['ann_method']} | {acc} | {r['compile_s']:.1f} |")
 
 
 SPEED_HEADER = ("| model | T | batch | SNN img/s | ANNxT img/s | ratio SNN/ANNxT (min-max) | "
-                "ANNxT method | SNN accuracy |\n|---|---|---|---|---|---|---|---|")
+                "ANNxT method | SNN accuracy | compile s |\n|---|---|---|---|---|---|---|---|---|")
 
 
 # ----------------------------------------------------------------------------- memory
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status in MiB (VmRSS: now, VmHWM: peak).
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    Not ``ru_maxrss``: a child process inherits its parent's peak through fork and exec.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def memory_probe(model, timesteps, batch_size, n_batches):
     """Run in a fresh process: RSS before and peak after simulating (MiB)."""
     _, snn, x, _ = build(model, batch_size * n_batches)
-    before_peak, before = _peak_mb(), _rss_mb()
+    before_peak, before = _status_mb("VmHWM"), _status_mb("VmRSS")
     snn.simulate(x, timesteps=timesteps, batch_size=batch_size)
     return {"model": model, "T": timesteps, "batch": batch_size, "rss_before_mb": before,
-            "peak_before_mb": before_peak, "peak_mb": _peak_mb()}
+            "peak_before_mb": before_peak, "peak_mb": _status_mb("VmHWM")}
 
 
 def bench_memory(model, timesteps, batch_size, n_batches):
@@ -255,7 +259,8 @@ def main(argv=None):
     p.add_argument("--chunk", default=None, type=int, help="timesteps per chunk (default: auto)")
     p.add_argument("--memory", action="store_true", help="also measure peak RSS")
     p.add_argument("--memory-timesteps", default="100,1000", type=_ints)
-    p.add_argument("--memory-batch", default=256, type=int)
+    p.add_argument("--memory-batch", default=None, type=int,
+                   help="default: 256 (vgg_small: 64)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed table")
     p.add_argument("--markdown", default=None, help="append the results to this file")
     p.add_argument("--_probe", default=None, help=argparse.SUPPRESS)
@@ -286,8 +291,8 @@ def main(argv=None):
         lines.append(MEMORY_HEADER)
         summaries = []
         for m in models:
-            text, summary = bench_memory(m, args.memory_timesteps, args.memory_batch,
-                                         args.batches)
+            mb = args.memory_batch or (64 if m == "vgg_small" else 256)
+            text, summary = bench_memory(m, args.memory_timesteps, mb, args.batches)
             lines += text
             summaries.append(summary)
         lines += [""] + [f"- {s}" for s in summaries] + [""]

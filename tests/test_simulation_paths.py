@@ -84,8 +84,11 @@ def _assert_same_as_cells(snn, x, mode, chunk, batch_size=None):
     return res
 
 
+FOLDS = [False, "synapses", True]
+
+
 @pytest.mark.jax
-@pytest.mark.parametrize("fold", [False, True])
+@pytest.mark.parametrize("fold", FOLDS)
 @pytest.mark.parametrize("chunk", [1, 4, T])
 @pytest.mark.parametrize("mode", ["constant", "poisson"])
 def test_fast_path_equals_cell_path_cnn(cnn_snn, mode, chunk, fold):
@@ -114,7 +117,7 @@ def _concat_net():
     return _exact_weights(keras.Model(inp, keras.layers.Dense(4, name="out")(h)), seed=2)
 
 
-@pytest.mark.parametrize("fold", [False, True])
+@pytest.mark.parametrize("fold", FOLDS)
 @pytest.mark.parametrize("mode", ["constant", "poisson"])
 def test_fast_path_equals_cell_path_concat(mode, fold):
     snn = _snn(_concat_net(), fold=fold)
@@ -158,7 +161,7 @@ def test_chunking_and_batching_do_not_change_results(cnn_snn, mode):
     x = _images((8, 8, 1), n=11, seed=3)
     cnn_snn.fast_path = FastPathOptions()
     ref = cnn_snn.simulate(x, T, batch_size=11, input_mode=mode, seed=2, chunk=T)
-    for fold in (False, True):
+    for fold in FOLDS:
         cnn_snn.fast_path = FastPathOptions(fold=fold)
         for chunk, bs in [(1, 11), (6, 4), (None, 7), (T, 3)]:
             res = cnn_snn.simulate(x, T, batch_size=bs, input_mode=mode, seed=2, chunk=chunk)
@@ -222,8 +225,12 @@ def test_constant_input_statistics(cnn_snn):
     assert stats.silent_pairs == int((c1 == 0).sum())
 
 
-def test_bad_chunk_raises(cnn_snn):
+def test_bad_options_raise(cnn_snn):
     x = _images((8, 8, 1), n=2)
+    cnn_snn.fast_path = FastPathOptions()
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="chunk"):
             cnn_snn.simulate(x, T, chunk=bad)
+    cnn_snn.fast_path = FastPathOptions(fold="layers")
+    with pytest.raises(ValueError, match="fold"):
+        cnn_snn.simulate(x, T)
