@@ -254,8 +254,13 @@ class SpikingModel:
             xla = tf_cpu and not any(s.kind in ("conv2d", "avgpool", "maxpool")
                                      for s in self.specs)
         fold = opts.fold
-        if fold is None:
-            fold = "synapses" if tf_cpu and not xla else True
+        if fold is None:  # measured on a 2-core CPU (docs/benchmarks.md)
+            if device != "cpu":
+                fold = True
+            elif tf_cpu:
+                fold = True if xla else "synapses"
+            else:
+                fold = False
         if fold not in (True, False, "synapses"):
             raise ValueError(f"fold must be True, False, 'synapses' or None, got {fold!r}")
         if chunk is None:
@@ -503,8 +508,9 @@ class FastPathOptions:
       kernels: GPUs, XLA). ``"synapses"``: the same for layers with neurons, but linear
       layers (pooling, flatten) run per step, so spikes are stacked after pooling (smaller
       copies). ``False``: everything per step (tensors the size of one step). ``None``:
-      ``"synapses"`` for TensorFlow on CPU without XLA (13% less CPU time than ``False``
-      for LeNet), else ``True``.
+      ``True`` on GPU/TPU; on CPU ``"synapses"`` for TensorFlow (13% less CPU time than
+      ``False`` for LeNet; ``True`` with XLA), ``False`` for JAX (XLA's CPU convolutions
+      on folded batches were slower).
     - ``chunk``: timesteps per chunk (default: ``UNROLL_STEPS`` on CPU; on GPU/TPU as many as
       fit ``chunk_bytes`` of spikes). Chunks up to ``MAX_UNROLL`` steps are unrolled.
     - ``xla``: TensorFlow only, compile with XLA (``jit_compile``). ``None``: on CPU only
