@@ -690,12 +690,22 @@ class _FastPath:
                     out, st = cell.neuron_step(const if cur is None else cur[k], list(st))
                     outs.append(out)
                 per_step[s.name] = outs
-                if counted:
-                    counts[s.name] = add_n([counts[s.name]] + outs)  # one pass per chunk
-                    tot[s.name] = ops.stack([_sum_neurons(o, 1) for o in outs], 0)
-                    if self.record:
-                        rec[s.name] = ops.stack([o[:self.record] for o in outs], 0)
             states[s.name] = st
+        for name in self.spiking:  # once per chunk; from the stacked spikes where they exist
+            if name in tot:
+                continue  # counted already (Poisson input, loops)
+            if name in folded:
+                seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+                counts[name] = ops.add(counts[name], ops.sum(seq, 0))
+                tot[name] = _sum_neurons(seq, 2)
+                if self.record:
+                    rec[name] = seq[:, :self.record]
+            else:
+                outs = per_step[name]
+                counts[name] = add_n([counts[name]] + outs)
+                tot[name] = ops.stack([_sum_neurons(o, 1) for o in outs], 0)
+                if self.record:
+                    rec[name] = ops.stack([o[:self.record] for o in outs], 0)
         if self.out_name in per_step:
             ro_seq = ops.stack([ops.reshape(v, (b, -1)) for v in per_step[self.out_name]], 0)
         else:
