@@ -495,7 +495,7 @@ def load_snn(path) -> SpikingModel:
 # ----------------------------------------------------------------------------- fast path
 #: timesteps per chunk on CPU (traced unrolled; longer chunks were not faster on 2 cores)
 UNROLL_STEPS = 5
-#: longer chunks of the step-by-step path run an inner loop instead of unrolling
+#: longer chunks loop over their steps instead of being traced unrolled
 MAX_UNROLL = 32
 
 
@@ -663,13 +663,11 @@ class _FastPath:
                 continue
             cell = self.cells[s.name]
             const = env["current"].get(s.name)  # the same current at every step
-            cur = None
-            if const is not None:
-                pass
-            elif loop or self.fold:
+            cur = None  # else the current per step: (steps, B, ...) or a list
+            if const is None and (loop or self.fold):
                 cur = cell.synapse(as_folded(s.inputs[0]))
                 cur = ops.reshape(cur, (steps, b) + tuple(cur.shape[1:]))
-            else:
+            elif const is None:
                 cur = [cell.synapse(v) for v in as_steps(s.inputs[0])]
             counted = s is not self.ro
             st = list(states[s.name])
@@ -730,7 +728,6 @@ class _FastPath:
                   for n in self.spiking}
         n_out = int(np.prod(_spec(self.specs, self.out_name).output_shape))
         carry = (states, counts, ops.zeros((b, n_out), "float32"))
-        run = self._chunk
         n_full, rest = divmod(self.T, self.chunk)
         parts = []
 
@@ -741,13 +738,13 @@ class _FastPath:
 
         if n_full:
             def outer(c, k):
-                c, ys = run(env, c, k * self.chunk, self.chunk)
+                c, ys = self._chunk(env, c, k * self.chunk, self.chunk)
                 return c, mask_totals(ys)
             carry, ys = scan(outer, carry, ops.arange(n_full, dtype="int32"))
             parts.append(keras.tree.map_structure(
                 lambda a: ops.reshape(a, (-1,) + tuple(a.shape[2:])), ys))
         if rest:
-            carry, ys = run(env, carry, n_full * self.chunk, rest)
+            carry, ys = self._chunk(env, carry, n_full * self.chunk, rest)
             parts.append(mask_totals(ys))
         ys = parts[0] if len(parts) == 1 else keras.tree.map_structure(
             lambda a, c: ops.concatenate([a, c], 0), *parts)
@@ -758,12 +755,13 @@ class _FastPath:
         for s in self.specs[1:]:  # linear pooling: the time sum of its output is linear too
             if s.name in self.pooled:
                 counts[s.name] = self._linear(s, [self._count_of(counts, i) for i in s.inputs])
-        maskf = ops.cast(mask, "float32")
+        maskf = ops.cast(mask, "float32")  # elementwise: exact integer sums (no TF32 matmul)
         out = {"readout": readout, "final": last, "step_totals": step_totals, "rec": rec,
                "count_sums": {}, "sum_sq": {}, "silent": {}}
         for name, c in counts.items():
             flat = ops.reshape(c, (b, -1))
-            out["count_sums"][name] = ops.reshape(ops.matmul(maskf[None], flat), c.shape[1:])
+            m = ops.reshape(maskf, (b,) + (1,) * (len(c.shape) - 1))
+            out["count_sums"][name] = ops.sum(ops.multiply(c, m), axis=0)
             out["sum_sq"][name] = ops.sum(ops.square(flat), -1)
             out["silent"][name] = ops.sum(ops.cast(ops.equal(flat, 0.0), "int32"), -1)
         if self.return_counts:
