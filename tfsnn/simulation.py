@@ -37,7 +37,7 @@ import numpy as np
 from keras import ops
 
 from tfsnn.backend import add_n, backend_name, device_kind, jit, scan
-from tfsnn.cells import encoding_module, import_all
+from tfsnn.cells import encoding_module, import_all, synapse
 from tfsnn.cells.base import SpikingRNN, cell_class
 from tfsnn.conversion.graph import LayerSpec, post_readout, readout_spec
 
@@ -275,11 +275,19 @@ class SpikingModel:
             raise ValueError(f"chunk must be an integer >= 1 (timesteps per chunk), got {chunk!r}")
         return fold, max(1, min(int(chunk), timesteps)), bool(xla)
 
+    def _unit_scales(self) -> frozenset:
+        """Average pools whose per-channel scale is all ones (no multiplication needed)."""
+        return frozenset(s.name for s in self.specs if s.kind == "avgpool"
+                         and s.name in self.cells and hasattr(self.cells[s.name], "scale")
+                         and np.all(ops.convert_to_numpy(self.cells[s.name].scale) == 1.0))
+
     def _sim_fn(self, timesteps, batch_size, chunk, input_mode, record, return_counts, fold,
                 xla):
-        key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold, xla)
+        unit = self._unit_scales()  # part of the key: the weights may be changed later
+        key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold, xla, unit)
         if key not in self._fns:
-            fp = _FastPath(self, timesteps, chunk, input_mode, record, return_counts, fold)
+            fp = _FastPath(self, timesteps, chunk, input_mode, record, return_counts, fold,
+                           unit)
             self._fns[key] = jit(fp, xla=xla)
         return self._fns[key]
 
@@ -532,8 +540,10 @@ class _FastPath:
     classes)``, the optional per-sample counts and the recorded spike trains.
     """
 
-    def __init__(self, model, timesteps, chunk, input_mode, record, return_counts, fold):
+    def __init__(self, model, timesteps, chunk, input_mode, record, return_counts, fold,
+                 unit_scales=frozenset()):
         self.specs = model.specs
+        self.unit_scales = unit_scales
         self.cells = model.cells
         self.ro = model.readout
         self.inp = model.input_spec.name
@@ -553,6 +563,16 @@ class _FastPath:
                         if s.name in self.cells and s.name not in self.linear]
         #: layers whose spikes are counted and summed per step
         self.spiking = [n for n in self.neurons if n != self.ro.name]
+        #: layers under a constant current whose counts follow from their final state
+        self.closed = set()
+        if self.constant:
+            for s in self.specs[1:]:
+                if s.name not in self.spiking or s.inputs[0] not in self.static:
+                    continue
+                cell = self.cells[s.name]
+                check = getattr(cell.neuron_dynamics, "has_constant_counts", None)
+                if check is not None and check(cell.params, timesteps):
+                    self.closed.add(s.name)
         if not self.constant:
             self.spiking.insert(0, self.inp)
         #: linear pooling layers whose (analog) output is summed over time as well
@@ -565,7 +585,10 @@ class _FastPath:
             return ops.reshape(ins[0], (-1,) + tuple(s.output_shape))
         if s.kind == "concat":
             return ops.concatenate(ins, axis=-1)
-        return self.cells[s.name].synapse(ins[0])  # average pooling
+        cell = self.cells[s.name]  # average pooling
+        if s.name in self.unit_scales:
+            return synapse.avgpool2d(ins[0], cell.pool_size, cell.strides, cell.padding)
+        return cell.synapse(ins[0])
 
     def _step(self, env, states, x_t):
         """One timestep of every layer; ``x_t``: the input spikes (Poisson) or None.
@@ -677,8 +700,9 @@ class _FastPath:
                     return st2, out
                 st, seq = scan(body, st, cur, length=steps)
                 folded[s.name] = ops.reshape(seq, (-1,) + tuple(seq.shape[2:]))
-                if counted:
+                if counted and s.name not in self.closed:
                     counts[s.name] = ops.add(counts[s.name], ops.sum(seq, 0))
+                if counted:
                     tot[s.name] = _sum_neurons(seq, 2)
                     if self.record:
                         rec[s.name] = seq[:, :self.record]
@@ -694,13 +718,15 @@ class _FastPath:
                 continue  # counted already (Poisson input, loops)
             if name in folded:
                 seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
-                counts[name] = ops.add(counts[name], ops.sum(seq, 0))
+                if name not in self.closed:
+                    counts[name] = ops.add(counts[name], ops.sum(seq, 0))
                 tot[name] = _sum_neurons(seq, 2)
                 if self.record:
                     rec[name] = seq[:, :self.record]
             else:
                 outs = per_step[name]
-                counts[name] = add_n([counts[name]] + outs)
+                if name not in self.closed:
+                    counts[name] = add_n([counts[name]] + outs)
                 tot[name] = ops.stack([_sum_neurons(o, 1) for o in outs], 0)
                 if self.record:
                     rec[name] = ops.stack([o[:self.record] for o in outs], 0)
@@ -725,7 +751,7 @@ class _FastPath:
                 env["current"][s.name] = self.cells[s.name].synapse(env["static"][s.inputs[0]])
         states = {n: list(self.cells[n].get_initial_state(b)) for n in self.neurons}
         counts = {n: ops.zeros((b,) + tuple(_spec(self.specs, n).output_shape), "float32")
-                  for n in self.spiking}
+                  for n in self.spiking if n not in self.closed}
         n_out = int(np.prod(_spec(self.specs, self.out_name).output_shape))
         carry = (states, counts, ops.zeros((b, n_out), "float32"))
         n_full, rest = divmod(self.T, self.chunk)
@@ -749,9 +775,14 @@ class _FastPath:
         ys = parts[0] if len(parts) == 1 else keras.tree.map_structure(
             lambda a, c: ops.concatenate([a, c], 0), *parts)
         readout, step_totals, rec = ys
-        _, counts, last = carry
+        states, counts, last = carry
+        counts = dict(counts)
+        for name in self.closed:  # counts from the final state (RateDynamics.constant_counts)
+            cell = self.cells[name]
+            counts[name] = cell.neuron_dynamics.constant_counts(
+                env["current"][name], states[name], self.T, cell.params)
         if self.constant:
-            counts = {**counts, self.inp: x * float(self.T)}
+            counts[self.inp] = x * float(self.T)
         for s in self.specs[1:]:  # linear pooling: the time sum of its output is linear too
             if s.name in self.pooled:
                 counts[s.name] = self._linear(s, [self._count_of(counts, i) for i in s.inputs])

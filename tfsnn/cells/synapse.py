@@ -21,11 +21,12 @@ def conv2d(x, kernel, bias, strides, padding):
     return ops.add(y, bias)
 
 
-def avgpool2d(x, pool_size, strides, padding, scale):
-    """``I = scale * avgpool(x)``; ``scale`` (per channel) is ``lambda_in / lambda_out``."""
+def avgpool2d(x, pool_size, strides, padding, scale=None):
+    """``I = scale * avgpool(x)``; ``scale`` (per channel) is ``lambda_in / lambda_out``
+    (``None``: 1, no multiplication)."""
     y = ops.average_pool(x, tuple(pool_size), strides=tuple(strides), padding=padding,
                          data_format="channels_last")
-    return ops.multiply(y, scale)
+    return y if scale is None else ops.multiply(y, scale)
 
 
 def maxpool2d(x, pool_size, strides, padding):
