@@ -13,6 +13,8 @@ same code with different dynamics.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import keras
 import numpy as np
 from keras import ops
@@ -247,8 +249,19 @@ CELL_NAMES = {
 }
 
 
-def define_cells(encoding: str, dynamics: Dynamics) -> dict:
-    """Create the named cells of one encoding, bound to its dynamics and registered."""
+#: the named cells of one encoding, in the order of ``CELL_NAMES``
+EncodingCells = namedtuple("EncodingCells", list(CELL_NAMES))
+
+
+def define_cells(encoding: str, dynamics: Dynamics) -> EncodingCells:
+    """Create the named cells of one encoding, bound to its dynamics and registered.
+
+    An encoding module unpacks them into its public names::
+
+        CELLS = define_cells("rate", RateDynamics())
+        (IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
+         LifNeuronCellMaxPool2D) = CELLS
+    """
     classes = {}
     for name, base in CELL_NAMES.items():
         attrs = {"dynamics": dynamics, "encoding": encoding, "__module__": f"tfsnn.cells.{encoding}"}
@@ -263,15 +276,16 @@ def define_cells(encoding: str, dynamics: Dynamics) -> dict:
         cls = type(name, (base,), attrs)
         classes[name] = keras.saving.register_keras_serializable(
             package=f"tfsnn.{encoding}", name=name)(cls)
-    return classes
+    return EncodingCells(**classes)
 
 
-def cell_class(encoding_cells: dict, kind: str, readout: bool):
+def cell_class(encoding_cells: EncodingCells, kind: str, readout: bool):
     """The named cell class of an encoding for a spec kind."""
     if kind == "dense":
-        return encoding_cells["IntegratorNeuronCell" if readout else "LifNeuronCell"]
-    return encoding_cells[{"conv2d": "LifNeuronCellConv2D", "avgpool": "LifNeuronCellAvgPool2D",
-                           "maxpool": "LifNeuronCellMaxPool2D"}[kind]]
+        return encoding_cells.IntegratorNeuronCell if readout else encoding_cells.LifNeuronCell
+    return getattr(encoding_cells, {"conv2d": "LifNeuronCellConv2D",
+                                    "avgpool": "LifNeuronCellAvgPool2D",
+                                    "maxpool": "LifNeuronCellMaxPool2D"}[kind])
 
 
 def as_float(x):

@@ -16,13 +16,9 @@ from tfsnn.cells.base import define_cells
 from tfsnn.cells.dynamics import RateDynamics
 
 DYNAMICS = RateDynamics()
-_cells = define_cells("rate", DYNAMICS)
-IntegratorNeuronCell = _cells["IntegratorNeuronCell"]
-LifNeuronCell = _cells["LifNeuronCell"]
-LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
-LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
-LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
-CELLS = _cells
+CELLS = define_cells("rate", DYNAMICS)
+(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
+ LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.5}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat")
 

@@ -52,13 +52,9 @@ from tfsnn.cells.base import define_cells
 from tfsnn.cells.dynamics import TTFSDynamics
 
 DYNAMICS = TTFSDynamics("linear")
-_cells = define_cells("ttfs", DYNAMICS)
-IntegratorNeuronCell = _cells["IntegratorNeuronCell"]
-LifNeuronCell = _cells["LifNeuronCell"]
-LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
-LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
-LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
-CELLS = _cells
+CELLS = define_cells("ttfs", DYNAMICS)
+(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
+ LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten")
 

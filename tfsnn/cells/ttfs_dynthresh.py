@@ -27,13 +27,9 @@ from tfsnn.cells.dynamics import TTFSDynamics
 from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
 
 DYNAMICS = TTFSDynamics("exp")
-_cells = define_cells("ttfs_dyn_thresh", DYNAMICS)
-IntegratorNeuronCell = _cells["IntegratorNeuronCell"]
-LifNeuronCell = _cells["LifNeuronCell"]
-LifNeuronCellConv2D = _cells["LifNeuronCellConv2D"]
-LifNeuronCellAvgPool2D = _cells["LifNeuronCellAvgPool2D"]
-LifNeuronCellMaxPool2D = _cells["LifNeuronCellMaxPool2D"]
-CELLS = _cells
+CELLS = define_cells("ttfs_dyn_thresh", DYNAMICS)
+(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
+ LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
             "tau_theta": 0.4}
 
