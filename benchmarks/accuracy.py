@@ -17,14 +17,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-
 import tfsnn  # noqa: E402
 from tfsnn.datasets import load_dataset  # noqa: E402
-from tfsnn.models import build_model  # noqa: E402
-from tfsnn.training import evaluate_ann, train_ann  # noqa: E402
+from tfsnn.training import evaluate_ann  # noqa: E402
 
-CACHE = Path(__file__).parent / ".cache"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import trained  # noqa: E402
+
 STEPS = (5, 10, 25, 50, 100)
 SETTINGS = [
     # label, convert kwargs, input mode
@@ -45,19 +44,6 @@ SETTINGS = [
 ]
 
 
-def trained_lenet(ds, epochs, seed=0):
-    path = CACHE / f"lenet_mnist5k_e{epochs}_s{seed}.weights.h5"
-    keras.utils.set_random_seed(seed)
-    model = build_model("lenet", ds.input_shape, ds.num_classes)
-    if path.exists():
-        model.load_weights(path)
-    else:
-        train_ann(model, ds, epochs=epochs, batch_size=64, seed=seed, verbose=0)
-        CACHE.mkdir(exist_ok=True)
-        model.save_weights(path)
-    return model
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--epochs", type=int, default=8)
@@ -66,7 +52,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(Path(__file__).parents[1] / "docs" / "accuracy.md"))
     args = p.parse_args(argv)
     ds = load_dataset("mnist5k")
-    ann = trained_lenet(ds, args.epochs, args.seed)
+    ann = trained("lenet", ds, args.epochs, args.seed)
     ann_acc = evaluate_ann(ann, ds.x_test, ds.y_test)
     x_norm = ds.x_train[:1000]
     rows = []

@@ -25,16 +25,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tfsnn  # noqa: E402
 from tfsnn.datasets import load_dataset  # noqa: E402
-from tfsnn.layers import clamped_relu_factory  # noqa: E402
-from tfsnn.models import build_model  # noqa: E402
-from tfsnn.training import evaluate_ann, train_ann  # noqa: E402
+from tfsnn.training import evaluate_ann  # noqa: E402
 
-CACHE = Path(__file__).parent / ".cache"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import trained  # noqa: E402
 
 
 def parse_variant(text):
@@ -60,28 +58,6 @@ def variant_label(v):
     if v.get("activity_l1"):
         parts.append(f"L1 {v['activity_l1']:g}")
     return " + ".join(parts)
-
-
-def trained(name, ds, epochs, seed=0, clamp=None, activity_l1=0.0, batchnorm=False):
-    """``build_model(name)`` trained on ds (cached; same recipe as benchmarks/accuracy.py)."""
-    tag = "" if clamp is None else f"_clamp{clamp:g}"
-    tag += f"_l1{activity_l1:g}" if activity_l1 else ""
-    tag += "_bn" if batchnorm else ""
-    path = CACHE / f"{name}{tag}_mnist5k_e{epochs}_s{seed}.weights.h5"
-    keras.utils.set_random_seed(seed)
-    kw = {} if clamp is None else {"activation": clamped_relu_factory(clamp)}
-    if activity_l1:
-        kw["activity_l1"] = activity_l1
-    if batchnorm:
-        kw["batchnorm"] = True
-    model = build_model(name, ds.input_shape, ds.num_classes, **kw)
-    if path.exists():
-        model.load_weights(path)
-    else:
-        train_ann(model, ds, epochs=epochs, batch_size=64, seed=seed, verbose=0)
-        CACHE.mkdir(exist_ok=True)
-        model.save_weights(path)
-    return model
 
 
 def cumulative_spikes(res):

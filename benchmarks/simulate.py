@@ -39,16 +39,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-CACHE = Path(__file__).resolve().parent / ".cache"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import trained  # noqa: E402
+
 MODELS = ("lenet", "mlp", "vgg_small")
-
-
-def _cache_dir() -> Path:
-    CACHE.mkdir(exist_ok=True)
-    ignore = CACHE / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
-    return CACHE
 
 
 def build(model: str, n_images: int, seed: int = 0):
@@ -69,16 +63,10 @@ def build(model: str, n_images: int, seed: int = 0):
         from tfsnn.datasets import load_dataset
 
         ds = load_dataset("mnist5k")
-        ann = build_model(model, ds.input_shape, ds.num_classes)
         if model == "lenet":
-            path = _cache_dir() / "simbench_lenet_mnist5k_e3.weights.h5"  # any backend
-            if path.exists():
-                ann.load_weights(path)
-            else:
-                from tfsnn.training import train_ann
-
-                train_ann(ann, ds, epochs=3, batch_size=64, verbose=0)
-                ann.save_weights(path)
+            ann = trained("lenet", ds, 3, seed)
+        else:
+            ann = build_model(model, ds.input_shape, ds.num_classes)
         reps = -(-n_images // len(ds.x_test))
         x = np.concatenate([ds.x_test] * reps)[:n_images]
         y = np.concatenate([ds.y_test] * reps)[:n_images]
