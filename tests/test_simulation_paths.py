@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tfsnn
+from tfsnn.conversion.graph import LayerSpec
 from tfsnn.simulation import FastPathOptions
 
 T = 23  # not a multiple of the chunk sizes below
@@ -234,3 +235,20 @@ def test_bad_options_raise(cnn_snn):
     cnn_snn.fast_path = FastPathOptions(fold="layers")
     with pytest.raises(ValueError, match="fold"):
         cnn_snn.simulate(x, T)
+
+
+def test_step_totals_of_a_tiled_layer_come_from_its_pool(cnn_snn):
+    """conv1 (8x8) is tiled by pool1 (2x2): its per-step totals are 4 x the pooled sums."""
+    from tfsnn.simulation import _FastPath, _spec, _tiling_area
+
+    snn = cnn_snn
+    fp = _FastPath(snn, 10, 5, "constant", 0, False, "synapses", snn._unit_scales())
+    assert fp.tot_via == {"conv1": ("pool1", 4)}
+    pool = _spec(snn.specs, "pool1")
+    src = _spec(snn.specs, "conv1")
+    assert _tiling_area(pool, src) == 4
+    for cfg in ({"pool_size": (3, 3), "strides": (3, 3)},   # area 9: window means inexact
+                {"pool_size": (2, 2), "strides": (1, 1)},   # overlapping windows
+                {"pool_size": (3, 2), "strides": (3, 2)}):  # 8 rows not divisible by 3
+        spec = LayerSpec("p", "avgpool", ["conv1"], src.output_shape, (4, 4, 4), config=cfg)
+        assert _tiling_area(spec, src) == 0

@@ -578,6 +578,14 @@ class _FastPath:
         #: linear pooling layers whose (analog) output is summed over time as well
         self.pooled = [s.name for s in self.specs[1:] if s.kind == "avgpool"
                        and s.name in self.linear and s.name not in after]
+        #: layer -> (average pool that tiles it, window area): per-step totals from the
+        #: pooled map, ``sum(s) = area * sum(avgpool(s))``, exact for power-of-two areas
+        self.tot_via = {}
+        for s in self.specs[1:]:
+            if s.name in self.linear and s.kind == "avgpool" and s.name in unit_scales:
+                area = _tiling_area(s, _spec(self.specs, s.inputs[0]))
+                if area and s.inputs[0] in self.spiking and s.inputs[0] not in self.tot_via:
+                    self.tot_via[s.inputs[0]] = (s.name, area)
 
     # -- pieces
     def _linear(self, s, ins):
@@ -713,21 +721,30 @@ class _FastPath:
                     outs.append(out)
                 per_step[s.name] = outs
             states[s.name] = st
+        def step_totals(name):  # (steps, B) spikes per sample
+            if name in folded:
+                seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+                return _sum_neurons(seq, 2)
+            return ops.stack([_sum_neurons(o, 1) for o in per_step[name]], 0)
+
         for name in self.spiking:  # once per chunk; from the stacked spikes where they exist
             if name in tot:
                 continue  # counted already (Poisson input, loops)
+            if name in self.tot_via:  # from the (smaller) pooled map
+                pool, area = self.tot_via[name]
+                tot[name] = ops.multiply(step_totals(pool), float(area))
+            else:
+                tot[name] = step_totals(name)
             if name in folded:
                 seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
                 if name not in self.closed:
                     counts[name] = ops.add(counts[name], ops.sum(seq, 0))
-                tot[name] = _sum_neurons(seq, 2)
                 if self.record:
                     rec[name] = seq[:, :self.record]
             else:
                 outs = per_step[name]
                 if name not in self.closed:
                     counts[name] = add_n([counts[name]] + outs)
-                tot[name] = ops.stack([_sum_neurons(o, 1) for o in outs], 0)
                 if self.record:
                     rec[name] = ops.stack([o[:self.record] for o in outs], 0)
         if self.out_name in per_step:
@@ -811,6 +828,20 @@ def _sum_neurons(x, lead):
     """Sum over all axes after the first ``lead`` ones (no reshape: TensorFlow's graph
     optimizer would otherwise duplicate the spikes' cast in front of it)."""
     return ops.sum(x, axis=tuple(range(lead, len(x.shape))))
+
+
+def _tiling_area(pool: LayerSpec, src: LayerSpec) -> int:
+    """The window area of an average pool whose windows tile its input exactly (stride =
+    window, sizes divisible), if that area is a power of two (window means of 0/1 spikes
+    are then exact in float); else 0."""
+    ph, pw = (int(v) for v in pool.config["pool_size"])
+    if tuple(int(v) for v in pool.config["strides"]) != (ph, pw):
+        return 0
+    h, w = (int(v) for v in src.output_shape[:2])
+    area = ph * pw
+    if h % ph or w % pw or area & (area - 1):
+        return 0
+    return area
 
 
 def _spec(specs, name):
