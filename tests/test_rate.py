@@ -163,3 +163,20 @@ def test_poisson_input_is_seeded(digits, trained_digits_cnn):
     # the input layer spikes at rate ~ intensity
     rate_in = a.neuron_spike_counts["input"].sum() / (32 * 20)
     assert rate_in == pytest.approx(x.sum() / 32, rel=0.05)
+
+
+def test_poisson_input_spikes_are_counted_apart(digits, trained_digits_cnn):
+    """``spikes_per_image`` counts the network's neurons in both input modes; the Poisson
+    input's spikes are reported on their own."""
+    snn = tfsnn.convert(trained_digits_cnn, digits.x_train[:100])
+    x, T = digits.x_test[:16], 20
+    res = snn.simulate(x, timesteps=T, input_mode="poisson")
+    inp = res.spike_counts[res.input_name]
+    assert res.total_spikes == sum(v for k, v in res.spike_counts.items()
+                                  if k != res.input_name)
+    assert res.input_spikes_per_image == inp / 16
+    expected = float(x.sum()) * T  # Poisson: mean = intensity per step
+    assert abs(inp - expected) < 5 * np.sqrt(expected)
+    const = snn.simulate(x, timesteps=T)
+    assert const.input_spikes_per_image == 0.0 and res.input_name not in const.spike_counts
+    assert abs(const.spikes_per_image / res.spikes_per_image - 1) < 0.2

@@ -121,14 +121,23 @@ class SimulationResult:
     #: optional per-sample spike counts: name -> (N, ...)
     sample_counts: dict = field(default_factory=dict)
     predictions_per_step: np.ndarray | None = None
+    #: the input layer; under Poisson input its spikes are in the dicts above, but not in
+    #: ``total_spikes`` / ``spikes_per_image`` (they count the network's neurons only)
+    input_name: str | None = None
 
     @property
     def total_spikes(self) -> float:
-        return float(sum(self.spike_counts.values()))
+        """Spikes of the network's neurons (without the Poisson input spikes)."""
+        return float(sum(v for k, v in self.spike_counts.items() if k != self.input_name))
 
     @property
     def spikes_per_image(self) -> float:
         return self.total_spikes / max(self.num_samples, 1)
+
+    @property
+    def input_spikes_per_image(self) -> float:
+        """Poisson input spikes per image (0 under constant-current input)."""
+        return float(self.spike_counts.get(self.input_name, 0.0)) / max(self.num_samples, 1)
 
     def rates(self) -> dict:
         """Mean firing rate per neuron (spikes per timestep), layer name -> array."""
@@ -373,8 +382,7 @@ class SpikingModel:
             neuron_spike_counts=acc, num_samples=n, timesteps=timesteps,
             input_mode=input_mode, scores=np.concatenate(scores), layer_stats=stats,
             spike_trains=rec, sample_counts={k: np.concatenate(v) for k, v in samples.items()},
-            predictions_per_step=np.concatenate(preds, axis=1))
-        res.input_name = self.input_spec.name
+            predictions_per_step=np.concatenate(preds, axis=1), input_name=self.input_spec.name)
         return res
 
     def evaluate(self, x, y=None, timesteps=100, batch_size=256, input_mode="constant", seed=0,
