@@ -303,3 +303,22 @@ def test_plots_write_png(tiny, tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, p
     with pytest.raises(ValueError, match="_arrays"):
         save_all_plots({k: v for k, v in a.items() if k != "_arrays"}, tmp_path)
+
+
+def test_ttfs_correlation_decodes_spike_times(digits, trained_digits_cnn):
+    """TTFS neurons spike once: the analysis correlates the decoded spike time, which tracks
+    the ANN activation far better than the 0/1 count does."""
+    snn = convert(trained_digits_cnn, digits.x_train[:200], encoding="ttfs", timesteps=60)
+    x, y = digits.x_test[:48], digits.y_test[:48]
+    a = snn_activation_analysis(trained_digits_cnn, snn, x, y, 60, n_correlation=48)
+    assert a["network"]["snn_value"] == "decoded spike time"
+    for name, d in a["layers"].items():
+        arr = a["_arrays"]["layers"][name]
+        counts_r = pearson(np.clip(arr["ann_activation"], 0, 1), arr["sample_counts"])
+        assert d["rate_correlation"] > 0.95, (name, d["rate_correlation"])
+        assert d["rate_correlation"] > counts_r + 0.02, (name, d["rate_correlation"], counts_r)
+        assert d["rate_rmse"] < 0.1
+    rate = snn_activation_analysis(trained_digits_cnn, convert(trained_digits_cnn,
+                                                               digits.x_train[:200]),
+                                   x, y, 60, n_correlation=8)
+    assert rate["network"]["snn_value"] == "rate"

@@ -115,7 +115,8 @@ def _dyadic_cnn(clamp=None, seed=0):
 
 def _reference(snn, x):
     """Layer-by-layer ANN with every activation rounded to the linear TTFS code (theta = 1):
-    returns {layer: spike step inside its firing window (-1 = silent)} and the readout."""
+    returns {layer: spike step inside its firing window (-1 = silent)}, the readout and
+    {layer: the rounded activation}."""
     tau = snn.dyn_params["window"]
     steps, a, out = {}, {}, None
     for s in snn.specs:
@@ -149,7 +150,7 @@ def _reference(snn, x):
         k = np.where(above.any(-1), above.argmax(-1), -1)
         steps[s.name] = k
         a[s.name] = np.where(k >= 0, g[k], 0.0).astype("float32")
-    return steps, out
+    return steps, out, a
 
 
 @pytest.mark.jax
@@ -163,7 +164,7 @@ def test_snn_computes_the_rounded_ann_exactly(encoding, min_act):
     cuts = [s.config["dyn_params"]["cut"] for s in snn.specs
             if "dyn_params" in s.config and s is not snn.readout]
     assert cuts == [max(min_act, 0.125 if encoding == "ttfs_clamped" else 0.0)] * 3
-    ref_steps, ref_out = _reference(snn, x)
+    ref_steps, ref_out, _ = _reference(snn, x)
     T = 40
     cells = snn.run_cells(x, T)
     for s in snn.specs:
@@ -178,6 +179,21 @@ def test_snn_computes_the_rounded_ann_exactly(encoding, min_act):
     np.testing.assert_array_equal(cells["out"][:, -1] / T, ref_out)
     res = snn.evaluate(x, None, timesteps=T)
     np.testing.assert_array_equal(res.scores, ref_out)  # predict = the ANN's logits
+
+
+@pytest.mark.parametrize("encoding", ["ttfs", "ttfs_clamped"])
+def test_decoded_spike_times_are_the_rounded_activations(encoding):
+    from tfsnn.analysis.statistics import decoded_values
+
+    m, x = _dyadic_cnn(clamp=0.125 if encoding == "ttfs_clamped" else None)
+    snn = tfsnn.convert(m, None, encoding=encoding, normalization=None, window=8)
+    _, _, ref = _reference(snn, x)
+    names = list(snn.simulate(x, timesteps=40).layer_stats)
+    assert names == ["conv1", "conv2", "pool2", "fc1"]
+    got = decoded_values(snn, x, names, 40, max_bytes=40 * 4 * 200)  # batches of 1-2 images
+    for name in names:
+        np.testing.assert_allclose(got[name], ref[name], atol=1e-6, err_msg=name)
+    assert all(0 < (v > 0).mean() < 1 for v in got.values())
 
 
 @pytest.mark.jax

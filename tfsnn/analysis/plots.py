@@ -133,10 +133,13 @@ def plot_accuracy_vs_time(analysis, path=None):
 
 
 def plot_ann_vs_snn(analysis, path=None, max_points=20000, seed=0):
-    """Scatter of the normalized ANN activation (x) against the SNN rate (y) per layer."""
+    """Scatter of the normalized ANN activation (x) against the SNN rate, or for TTFS the
+    decoded spike time (y), per layer."""
     layers = _arrays(analysis)["layers"]
     names = list(layers)
     rng = np.random.default_rng(seed)
+    what = {"rate": "rate (spikes / step)"}.get(
+        analysis["network"].get("snn_value", "rate"), "decoded spike time (g(k))")
     fig, axes = _figure(len(names), (3.6, 3.4))
     for ax, name in zip(axes, names):
         a = layers[name].get("ann_activation")
@@ -147,7 +150,8 @@ def plot_ann_vs_snn(analysis, path=None, max_points=20000, seed=0):
             continue
         T = int(analysis["network"]["timesteps"])
         a = np.asarray(a).ravel()
-        r = np.asarray(c).ravel() / T
+        v = layers[name].get("snn_value")
+        r = np.asarray(c).ravel() / T if v is None else np.asarray(v).ravel()
         if a.size > max_points:
             keep = rng.choice(a.size, max_points, replace=False)
             a, r = a[keep], r[keep]
@@ -157,9 +161,9 @@ def plot_ann_vs_snn(analysis, path=None, max_points=20000, seed=0):
         rc = analysis["layers"][name].get("rate_correlation", math.nan)
         ax.set_title(f"{name}: r = {rc:.3f}")
         ax.set_xlabel("ANN activation / lambda")
-        ax.set_ylabel("SNN rate (spikes / step)")
+        ax.set_ylabel(f"SNN {what}")
         ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle("ANN activation vs. SNN firing rate")
+    fig.suptitle(f"ANN activation vs. SNN {what}")
     return _save(fig, path)
 
 

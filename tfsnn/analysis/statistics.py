@@ -24,16 +24,21 @@ image ``s`` and ``h_t`` the number of spikes at step ``t`` (``t = 1..T``):
   i.e. the ANN activation divided by the layer scale lambda), **clipped to [0, 1]**: an IF
   neuron cannot fire more than once per step, so the clipped value is what the SNN can
   represent. ``rate_correlation_unclipped`` uses the raw normalized activation;
-  ``rate_rmse = sqrt(mean((c/T - clip(a, 0, 1))^2))``.
+  ``rate_rmse = sqrt(mean((c/T - clip(a, 0, 1))^2))``. For the TTFS encodings a neuron
+  spikes at most once, so its count says little: there the three use the value its spike
+  time encodes instead of ``c/T`` (``decoded_values``: ``g(k)`` of the spike ``k`` steps into
+  the layer's firing window, 0 if silent), and ``network["snn_value"]`` says which was used.
 
 Network: ``ann_accuracy`` (the Keras ANN), ``snn_accuracy`` (at ``T``),
-``accuracy_per_step`` (t = 1..T), ``spikes_per_image`` (all spiking layers),
+``accuracy_per_step`` (t = 1..T), ``spikes_per_image`` (all spiking layers but the input),
+``input_spikes_per_image`` (Poisson input spikes; 0 under constant-current input),
 ``readout_correlation`` (SNN scores ``V_T / T`` against the ANN's pre-softmax output), and
 the energy estimate of ``tfsnn.analysis.energy`` under ``"energy"``.
 
 ``"_arrays"`` holds numpy arrays for plots and TensorBoard (not JSON): per layer the spike
 histogram over time, per-neuron totals, the per-image counts and ANN activations of the
-correlation images, and the recorded spike trains ``(T, record_samples, ...)``.
+correlation images (``sample_counts``, ``snn_value``: rate or decoded value), and the
+recorded spike trains ``(T, record_samples, ...)``.
 """
 
 from __future__ import annotations
@@ -129,6 +134,51 @@ def _analog(specs, x, names, batch_size):
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def _code_source(specs, name):
+    """The layer with neurons whose code ``name``'s spikes carry (through pooling and
+    flatten), or None for the input."""
+    by_name = {s.name: s for s in specs}
+    spec = by_name[name]
+    while spec.kind not in ("dense", "conv2d", "input") and spec.inputs:
+        spec = by_name[spec.inputs[0]]
+    return None if spec.kind == "input" else spec.name
+
+
+def decoded_values(snn, x, names, timesteps, input_mode="constant", seed=0,
+                   max_bytes=256 * 2**20) -> dict:
+    """What each layer's spikes encode per (image, neuron), in units of its threshold.
+
+    Rate coding: the rate ``N_T / T``. TTFS encodings: ``sum_t s_t g(t - depth * window)``,
+    the code value of the (single) spike time (``TTFSDynamics.spike_values``), 0 if
+    silent; Poisson input spikes decode as rates. TTFS trains are recorded in batches of at
+    most ``max_bytes`` of spikes; Poisson trains restart their sample index per batch.
+    """
+    x = np.asarray(x)
+    names = list(names)
+    dyn = snn.module.DYNAMICS
+    weights = {}
+    for name in names:
+        src = _code_source(snn.specs, name)
+        if src is None or not hasattr(dyn, "spike_values"):
+            weights[name] = np.full(timesteps, 1.0 / timesteps)
+        else:
+            weights[name] = dyn.spike_values(timesteps, snn.cells[src].params)
+    if not hasattr(dyn, "spike_values"):  # rates: the counts are enough
+        res = snn.simulate(x, timesteps, input_mode=input_mode, seed=seed, return_counts=True)
+        return {k: np.asarray(res.sample_counts[k], np.float64) / timesteps for k in names}
+    sizes = {s.name: int(np.prod(s.output_shape)) for s in snn.specs}
+    per_image = 4 * timesteps * max(sum(sizes[k] for k in names), 1)
+    b = max(1, min(len(x), int(max_bytes) // per_image))
+    parts = {k: [] for k in names}
+    for i in range(0, len(x), b):
+        res = snn.simulate(x[i:i + b], timesteps, batch_size=b, input_mode=input_mode,
+                           seed=seed, record_spikes=b)
+        for k in names:
+            trains = np.asarray(res.spike_trains[k], np.float64)
+            parts[k].append(np.tensordot(weights[k], trains, axes=(0, 0)))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
 def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", batch_size=256,
                             seed=0, result=None, ann_accuracy=None, n_correlation=256,
                             record_samples=1, energy_params=None, verbose=0) -> dict:
@@ -185,6 +235,10 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
         ann_accuracy = evaluate_ann(ann, x, y, batch_size=batch_size)
     out_name = snn.output.name
     analog = _analog(snn.specs, x[:n_c], spiking + [out_name], batch_size) if n_c else {}
+    rate_coded = not hasattr(snn.module.DYNAMICS, "spike_values")
+    decoded = None
+    if n_c and not rate_coded:  # TTFS: decode the spike times, not the 0/1 counts
+        decoded = decoded_values(snn, x[:n_c], spiking, timesteps, input_mode, seed)
 
     layers, arrays = {}, {"layers": {}}
     kinds = {s.name: s.kind for s in snn.specs}
@@ -197,12 +251,14 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
         arr = {"step_counts": np.asarray(st.step_counts, np.float64),
                "neuron_counts": np.asarray(st.neuron_counts, np.float64)}
         if n_c:
-            rate = np.asarray(sub.sample_counts[name][:n_c], np.float64) / timesteps
+            counts = np.asarray(sub.sample_counts[name][:n_c], np.float64)
+            value = counts / timesteps if decoded is None else decoded[name]
             act = np.asarray(analog[name], np.float64)
-            d["rate_correlation"] = pearson(np.clip(act, 0.0, 1.0), rate)
-            d["rate_correlation_unclipped"] = pearson(act, rate)
-            d["rate_rmse"] = float(np.sqrt(np.mean((rate - np.clip(act, 0.0, 1.0)) ** 2)))
-            arr["sample_counts"] = rate * timesteps
+            d["rate_correlation"] = pearson(np.clip(act, 0.0, 1.0), value)
+            d["rate_correlation_unclipped"] = pearson(act, value)
+            d["rate_rmse"] = float(np.sqrt(np.mean((value - np.clip(act, 0.0, 1.0)) ** 2)))
+            arr["sample_counts"] = counts
+            arr["snn_value"] = value
             arr["ann_activation"] = act
         else:
             d["rate_correlation"] = d["rate_correlation_unclipped"] = d["rate_rmse"] = math.nan
@@ -214,10 +270,12 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
 
     network = {"num_samples": n, "timesteps": timesteps, "input_mode": input_mode,
                "encoding": getattr(snn, "encoding", "?"),
+               "snn_value": "rate" if rate_coded else "decoded spike time",
                "ann_accuracy": math.nan if ann_accuracy is None else float(ann_accuracy),
                "snn_accuracy": math.nan if full.accuracy is None else float(full.accuracy),
                "spikes_per_image": float(full.spikes_per_image),
-               "total_spikes": float(full.total_spikes)}
+               "total_spikes": float(full.total_spikes),
+               "input_spikes_per_image": float(full.input_spikes_per_image)}
     network["accuracy_loss"] = network["ann_accuracy"] - network["snn_accuracy"]
     if full.accuracy_per_step is not None:
         acc = np.asarray(full.accuracy_per_step, np.float64)

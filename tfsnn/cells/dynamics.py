@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from keras import ops
 
 
@@ -220,6 +221,16 @@ class TTFSDynamics(Dynamics):
             return ops.exp(ops.multiply(k, -1.0 / (float(params["tau_theta"]) * tau)))
         steps = max(tau - 1, 1) if lo > 0 else tau
         return ops.subtract(1.0, ops.multiply(k, (1.0 - lo) / steps))
+
+    def spike_values(self, timesteps, params):
+        """The value a spike at step ``t = 0..T-1`` carries, ``g(t - depth * window)`` in
+        units of theta (0 outside the layer's firing window): ``sum_t s_t spike_values[t]``
+        decodes a spike train to the normalized activation the next layer receives."""
+        tau = int(params["window"])
+        k = np.arange(int(timesteps), dtype=np.float32) - float(int(params["depth"]) * tau)
+        lo = self._lo(params.get("cut"), params)
+        g = np.asarray(ops.convert_to_numpy(self.g(ops.convert_to_tensor(k), lo, params)))
+        return np.where((k >= 0) & (k < tau), g, 0.0).astype(np.float64)
 
     # -- state
     def state_shapes(self, shape):
