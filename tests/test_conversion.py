@@ -180,3 +180,27 @@ def test_bad_normalization_arguments(rng):
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         tfsnn.convert(model, bad)
+
+
+def test_repeated_conversions_do_not_warn_about_retracing():
+    """A sweep converts and simulates many models in one process: no retracing warnings."""
+    import logging
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's tf.function warning")
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        m = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(6, activation="relu"), keras.layers.Dense(3)])
+        x = np.random.default_rng(0).random((90, 4, 4, 1), dtype=np.float32)
+        for i in range(7):
+            snn = tfsnn.convert(m, x[:40 + 7 * i])
+            snn.simulate(x[:10 + i], timesteps=5 + i)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]

@@ -38,7 +38,13 @@ def jit(fn, xla: bool = False):
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=xla, reduce_retracing=True)
+        f = tf.function(fn, jit_compile=xla, reduce_retracing=True)
+        # A new function per converted model or simulation setting is by design (weights are
+        # traced in). TensorFlow's "frequent retracing" warning counts traces per code
+        # object, so it fires after a few conversions in one process (sweeps): opt out, as
+        # Keras does for its own per-model functions.
+        f._omit_frequent_tracing_warning = True
+        return f
     if name == "jax":
         import jax
 
