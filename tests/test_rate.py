@@ -180,3 +180,20 @@ def test_poisson_input_spikes_are_counted_apart(digits, trained_digits_cnn):
     const = snn.simulate(x, timesteps=T)
     assert const.input_spikes_per_image == 0.0 and res.input_name not in const.spike_counts
     assert abs(const.spikes_per_image / res.spikes_per_image - 1) < 0.2
+
+
+def test_clamped_relu_under_rate_coding_warns():
+    from tfsnn.layers import ClampedReLU
+
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, name="fc"),
+                          ClampedReLU(0.2, name="act"), keras.layers.Dense(2, name="out")])
+    x = np.random.default_rng(0).random((20, 4), dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"clamp of the ClampedReLU layer\(s\) \['fc'\]"):
+        tfsnn.convert(m, x)
+    m0 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"),
+                           keras.layers.Dense(2)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tfsnn.convert(m0, x)

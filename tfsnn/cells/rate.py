@@ -12,6 +12,8 @@ in its window rises (its count is the maximum input count); average pooling is a
 The readout (``IntegratorNeuronCell``) integrates its current and never spikes.
 """
 
+import warnings
+
 from tfsnn.cells.base import define_cells
 from tfsnn.cells.dynamics import RateDynamics
 
@@ -23,4 +25,24 @@ DEFAULTS = {"v_init": 0.5}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat")
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
-           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D"]
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare"]
+
+
+def prepare(specs, dyn_params):
+    """Called by ``convert`` after normalization: warns about what rate coding cannot do.
+
+    An IF neuron's rate is a continuous function of its current, so the cut of a
+    ``ClampedReLU`` (0 below the clamp) is not reproduced: those neurons fire at the rate of
+    the plain ReLU. On mnist5k's LeNet that cost 0.4 points with ClampedReLU(0.3) (ANN 0.961,
+    SNN 0.957 at T=100) and 2-3 points with BatchNorm + ClampedReLU(1) (docs/encodings.md);
+    ``encoding="ttfs_clamped"`` implements the clamp.
+    """
+    clamped = [s.name for s in specs
+               if s.activation == "clamped_relu" and float(s.config.get("clamp", 0.0)) > 0]
+    if clamped:
+        warnings.warn(
+            f"rate coding cannot reproduce the clamp of the ClampedReLU layer(s) {clamped}: "
+            "their neurons fire like plain ReLU neurons (activations below the clamp give a "
+            "small rate instead of 0); use encoding='ttfs_clamped' to keep the clamp",
+            stacklevel=3)
+    return specs, dyn_params
