@@ -672,10 +672,13 @@ class _FastPath:
                                                (-1,) + tuple(v.shape[1:]))
             return folded[name]
 
+        def stacked(name):  # a folded value as (steps, B, ...)
+            return ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+
         def as_steps(name):
             if name not in per_step:
                 if name in folded:
-                    v = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+                    v = stacked(name)
                     per_step[name] = [v[k] for k in range(steps)]
                 else:
                     per_step[name] = [env["static"][name]] * steps
@@ -731,8 +734,7 @@ class _FastPath:
             states[s.name] = st
         def step_totals(name):  # (steps, B) spikes per sample
             if name in folded:
-                seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
-                return _sum_neurons(seq, 2)
+                return _sum_neurons(stacked(name), 2)
             return ops.stack([_sum_neurons(o, 1) for o in per_step[name]], 0)
 
         for name in self.spiking:  # once per chunk; from the stacked spikes where they exist
@@ -744,7 +746,7 @@ class _FastPath:
             else:
                 tot[name] = step_totals(name)
             if name in folded:
-                seq = ops.reshape(folded[name], (steps, b) + tuple(folded[name].shape[1:]))
+                seq = stacked(name)
                 if name not in self.closed:
                     counts[name] = ops.add(counts[name], ops.sum(seq, 0))
                 if self.record:

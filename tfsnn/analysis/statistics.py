@@ -156,16 +156,14 @@ def decoded_values(snn, x, names, timesteps, input_mode="constant", seed=0,
     x = np.asarray(x)
     names = list(names)
     dyn = snn.module.DYNAMICS
-    weights = {}
-    for name in names:
-        src = _code_source(snn.specs, name)
-        if src is None or not hasattr(dyn, "spike_values"):
-            weights[name] = np.full(timesteps, 1.0 / timesteps)
-        else:
-            weights[name] = dyn.spike_values(timesteps, snn.cells[src].params)
     if not hasattr(dyn, "spike_values"):  # rates: the counts are enough
         res = snn.simulate(x, timesteps, input_mode=input_mode, seed=seed, return_counts=True)
         return {k: np.asarray(res.sample_counts[k], np.float64) / timesteps for k in names}
+    weights = {}
+    for name in names:
+        src = _code_source(snn.specs, name)
+        weights[name] = (np.full(timesteps, 1.0 / timesteps) if src is None
+                         else dyn.spike_values(timesteps, snn.cells[src].params))
     sizes = {s.name: int(np.prod(s.output_shape)) for s in snn.specs}
     per_image = 4 * timesteps * max(sum(sizes[k] for k in names), 1)
     b = max(1, min(len(x), int(max_bytes) // per_image))
