@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tfsnn.checks import check_images
+
 __all__ = [
     "Dataset",
     "load_dataset",
@@ -77,24 +79,6 @@ def _check_count(arg: str, n, available: int, what: str) -> int:
 # --------------------------------------------------------------------------------------------
 # validation and normalization of arrays
 # --------------------------------------------------------------------------------------------
-
-def check_images(x, where: str = "input"):
-    """Raise ValueError if ``x`` holds NaN or inf values; return ``x`` unchanged otherwise.
-
-    ``where`` names the data in the message (e.g. "train", "test", "input").
-    """
-    arr = np.asarray(x)
-    if not np.issubdtype(arr.dtype, np.inexact):
-        return x
-    finite = np.isfinite(arr)
-    if finite.all():
-        return x
-    n_nan = int(np.isnan(arr).sum())
-    n_inf = int(arr.size - finite.sum()) - n_nan
-    raise ValueError(
-        f"{where} data contains non-finite values: {n_nan} NaN and {n_inf} inf "
-        f"(of {arr.size} values, array shape {arr.shape}). Remove or impute them first.")
-
 
 def _prepare_x(x, where: str) -> np.ndarray:
     """Images/features -> float32 in [0, 1]; (N, H, W) gets a channel axis."""

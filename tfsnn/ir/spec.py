@@ -1,0 +1,135 @@
+"""The parsed network: a list of ``LayerSpec`` in topological order.
+
+Parsing turns a Keras model into ``LayerSpec`` objects; folding, normalization, building the
+spiking model, analysis and the synapse graph all work on this one representation.
+Shapes are per sample (no batch axis), channels last. ``kind`` is a row of
+``tfsnn.ir.kinds.KINDS``:
+
+- ``"input"``: the input group (no weights).
+- ``"dense"``: ``kernel`` (n_in, n_out), ``bias`` (n_out,).
+- ``"conv2d"``: ``kernel`` (kh, kw, c_in, c_out), ``bias`` (c_out,); ``config`` has
+  ``strides`` (sh, sw) and ``padding`` ("valid" | "same").
+- ``"avgpool"`` / ``"maxpool"``: ``config`` has ``pool_size`` (ph, pw), ``strides`` (sh, sw),
+  ``padding``. After normalization an average pool may carry a per-channel ``scale`` in
+  ``config`` (``lambda_in / lambda_out``).
+- ``"flatten"``: reshape to 1-D; ``"concat"``: concatenation along the channel axis.
+
+``activation`` is ``"relu"`` for hidden layers, ``"clamped_relu"`` (with ``config["clamp"]``),
+``"softmax"`` or ``"linear"`` for the output layer, and ``None`` for layers without neurons of
+their own.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tfsnn.ir.geometry import pair
+from tfsnn.ir.kinds import kind as kind_row
+
+#: activations a readout (output) layer may have
+OUTPUT_ACTIVATIONS = ("softmax", "linear")
+#: activations a hidden layer with neurons may have
+HIDDEN_ACTIVATIONS = ("relu", "clamped_relu")
+
+
+@dataclass
+class LayerSpec:
+    name: str
+    kind: str
+    inputs: list[str]
+    input_shape: tuple
+    output_shape: tuple
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    activation: str | None = None
+    config: dict = field(default_factory=dict)
+    is_output: bool = False
+    #: Keras layer names merged into this spec (e.g. ["conv1", "bn1", "relu1"])
+    source_layers: list[str] = field(default_factory=list)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kernel is not None
+
+    @property
+    def num_neurons(self) -> int:
+        return int(np.prod(self.output_shape))
+
+    @property
+    def row(self):
+        """This spec's row of the kind table."""
+        return kind_row(self.kind)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """Spatial window size of a window kind (kernel or pool size)."""
+        if self.kind == "conv2d":
+            return tuple(int(v) for v in self.kernel.shape[:2])
+        return pair(self.config["pool_size"])
+
+    def copy(self) -> LayerSpec:
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:  # short, readable in error messages and logs
+        return (f"LayerSpec({self.name!r}, {self.kind}, in={self.inputs}, "
+                f"{self.input_shape}->{self.output_shape}, act={self.activation})")
+
+
+def by_name(specs: list[LayerSpec]) -> dict[str, LayerSpec]:
+    return {s.name: s for s in specs}
+
+
+def output_spec(specs: list[LayerSpec]) -> LayerSpec:
+    outs = [s for s in specs if s.is_output]
+    if len(outs) != 1:
+        raise ValueError(f"expected exactly one output layer, found {len(outs)}")
+    return outs[0]
+
+
+def readout_spec(specs: list[LayerSpec]) -> LayerSpec:
+    """The layer whose neurons are read out: they integrate their current and never spike.
+
+    Usually the output layer. Linear layers between it and the output (global average
+    pooling, flatten) are walked back over when they follow a layer without ReLU: e.g.
+    ``Conv2D(linear) -> GlobalAveragePooling2D -> softmax`` reads out the conv, and the pooling
+    averages its integrated potentials. After a ReLU layer the pooling itself integrates.
+    """
+    names = by_name(specs)
+    s = output_spec(specs)
+    while s.row.after_readout:
+        prev = names[s.inputs[0]]
+        if prev.row.after_readout or (
+                prev.row.weights and prev.activation in OUTPUT_ACTIVATIONS):
+            s = prev
+            continue
+        break
+    if s.kind == "flatten":
+        raise ValueError(f"the output {s.name!r} flattens spiking layer {s.inputs[0]!r}: there "
+                         "are no neurons to read out; end the model with a Dense layer or a "
+                         "global average pooling")
+    return s
+
+
+def post_readout(specs: list[LayerSpec]) -> list[str]:
+    """Names of the linear layers after the readout (they act on integrated potentials)."""
+    ro = readout_spec(specs)
+    names = [s.name for s in specs]
+    return names[names.index(ro.name) + 1:]
+
+
+def walk(specs: list[LayerSpec], fn, values: dict, names=None) -> dict:
+    """The graph interpreter: ``values[s.name] = fn(s, [values[i] for i in s.inputs])`` for
+    every spec in topological order that has no value yet (the input's value is given).
+
+    Stops after the last of ``names`` when given. Returns ``values`` (updated in place).
+    """
+    wanted = None if names is None else set(names)
+    for s in specs:
+        if wanted is not None and not wanted - set(values):
+            break
+        if s.name not in values:
+            values[s.name] = fn(s, [values[i] for i in s.inputs])
+    return values
