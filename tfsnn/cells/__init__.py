@@ -1,11 +1,17 @@
-"""Spiking neuron cells, one module per encoding.
+"""Spiking neuron cells (Keras RNN cells), one module per encoding.
 
-Each encoding module exports ``IntegratorNeuronCell``, ``LifNeuronCell``,
-``LifNeuronCellConv2D``, ``LifNeuronCellMaxPool2D`` (and ``LifNeuronCellAvgPool2D``), plus
-``DYNAMICS``, ``CELLS`` and ``SUPPORTED_KINDS``.
+Each encoding module (``tfsnn.cells.rate``, ``.ttfs``, ``.ttfs_dynthresh``,
+``.ttfs_clamped``) declares ``IntegratorNeuronCell``, ``LifNeuronCell``,
+``LifNeuronCellConv2D``, ``LifNeuronCellMaxPool2D`` (and ``LifNeuronCellAvgPool2D``) as thin
+subclasses of the cells in ``dense``, ``conv`` and ``pooling`` bound to its neuron dynamics
+(``tfsnn.neurons``), plus ``DYNAMICS``, ``DEFAULTS``, ``SUPPORTED_KINDS`` and ``prepare``
+(the encoding's step of the conversion).
 """
 
 from importlib import import_module
+
+from tfsnn.cells.binding import CELL_NAMES, cell_class
+from tfsnn.cells.rnn import SpikingRNN
 
 #: encoding name -> module
 ENCODINGS = {
@@ -14,6 +20,9 @@ ENCODINGS = {
     "ttfs_dyn_thresh": "tfsnn.cells.ttfs_dynthresh",
     "ttfs_clamped": "tfsnn.cells.ttfs_clamped",
 }
+
+__all__ = ["ENCODINGS", "CELL_NAMES", "SpikingRNN", "cell_class", "encoding_module",
+           "import_all"]
 
 
 def encoding_module(encoding: str):

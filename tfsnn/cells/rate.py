@@ -14,18 +14,47 @@ The readout (``IntegratorNeuronCell``) integrates its current and never spikes.
 
 import warnings
 
-from tfsnn.cells.base import define_cells
-from tfsnn.cells.dynamics import RateDynamics
+from tfsnn.cells.binding import encoding_cell
+from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.dense import DenseCell
+from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.neurons import RateDynamics
 
 DYNAMICS = RateDynamics()
-CELLS = define_cells("rate", DYNAMICS)
-(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
- LifNeuronCellMaxPool2D) = CELLS
-DEFAULTS = {"v_init": 0.5}
+DEFAULTS = {"v_init": DYNAMICS.defaults.v_init}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat")
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare"]
+
+_bind = encoding_cell("rate", DYNAMICS)
+
+
+@_bind
+class IntegratorNeuronCell(DenseCell):
+    """Readout: a dense layer of integrating (non-spiking) neurons (integrate-and-fire (reset by subtraction))."""
+
+    readout_default = True
+
+
+@_bind
+class LifNeuronCell(DenseCell):
+    """A dense layer of integrate-and-fire (reset by subtraction) neurons."""
+
+
+@_bind
+class LifNeuronCellConv2D(Conv2DCell):
+    """A 2-D convolutional layer of integrate-and-fire (reset by subtraction) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool2D(AvgPool2DCell):
+    """Average pooling (linear; integrating neurons as the readout), integrate-and-fire (reset by subtraction) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool2D(MaxPool2DCell):
+    """Spiking max pooling with the integrate-and-fire (reset by subtraction) gate."""
 
 
 def prepare(specs, dyn_params):

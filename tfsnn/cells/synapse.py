@@ -11,14 +11,15 @@ from keras import ops
 
 
 def dense(x, kernel, bias):
-    """``I = x W + b``."""
-    return ops.add(ops.matmul(x, kernel), bias)
+    """``I = x W + b`` (``bias`` None: no bias)."""
+    y = ops.matmul(x, kernel)
+    return y if bias is None else ops.add(y, bias)
 
 
 def conv2d(x, kernel, bias, strides, padding):
     """``I = conv(x, K) + b`` (NHWC, TensorFlow padding arithmetic)."""
     y = ops.conv(x, kernel, strides=tuple(strides), padding=padding, data_format="channels_last")
-    return ops.add(y, bias)
+    return y if bias is None else ops.add(y, bias)
 
 
 def avgpool2d(x, pool_size, strides, padding, scale=None):

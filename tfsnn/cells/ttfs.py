@@ -48,18 +48,48 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfsnn.cells.base import define_cells
-from tfsnn.cells.dynamics import TTFSDynamics
+from tfsnn.cells.binding import encoding_cell
+from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.dense import DenseCell
+from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.ir import readout_spec
+from tfsnn.neurons import TTFSDynamics
 
 DYNAMICS = TTFSDynamics("linear")
-CELLS = define_cells("ttfs", DYNAMICS)
-(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
- LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten")
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare", "prepare_windows"]
+
+_bind = encoding_cell("ttfs", DYNAMICS)
+
+
+@_bind
+class IntegratorNeuronCell(DenseCell):
+    """Readout: a dense layer of integrating (non-spiking) neurons (time-to-first-spike (linear code))."""
+
+    readout_default = True
+
+
+@_bind
+class LifNeuronCell(DenseCell):
+    """A dense layer of time-to-first-spike (linear code) neurons."""
+
+
+@_bind
+class LifNeuronCellConv2D(Conv2DCell):
+    """A 2-D convolutional layer of time-to-first-spike (linear code) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool2D(AvgPool2DCell):
+    """Average pooling (linear; integrating neurons as the readout), time-to-first-spike (linear code) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool2D(MaxPool2DCell):
+    """Spiking max pooling with the time-to-first-spike (linear code) gate."""
 
 
 def _cut(spec, clamp=None, min_activation=0.0):
@@ -85,8 +115,6 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
     ``clamp`` (ANN units) cuts every hidden layer off below it, ReLU or not; so does
     ``dyn_params["min_activation"]`` (normalized units, see the module docstring).
     """
-    from tfsnn.conversion.normalize import readout_spec
-
     known = set(defaults) - {"v_init"}
     unknown = sorted(set(dyn_params) - known)
     if unknown:

@@ -21,19 +21,48 @@ then spans ``[min_activation, 1]``. Conversion fails if the ANN has no ClampedRe
 ``clamp`` nor ``min_activation`` is given.
 """
 
-from tfsnn.cells.base import define_cells
-from tfsnn.cells.dynamics import TTFSDynamics
+from tfsnn.cells.binding import encoding_cell
+from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.dense import DenseCell
+from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
 from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
+from tfsnn.neurons import TTFSDynamics
 
 DYNAMICS = TTFSDynamics("clamped")
-CELLS = define_cells("ttfs_clamped", DYNAMICS)
-(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
- LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
             "clamp": None}
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
+
+_bind = encoding_cell("ttfs_clamped", DYNAMICS)
+
+
+@_bind
+class IntegratorNeuronCell(DenseCell):
+    """Readout: a dense layer of integrating (non-spiking) neurons (TTFS clamped-ReLU (code on [clamp, 1]))."""
+
+    readout_default = True
+
+
+@_bind
+class LifNeuronCell(DenseCell):
+    """A dense layer of TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
+
+
+@_bind
+class LifNeuronCellConv2D(Conv2DCell):
+    """A 2-D convolutional layer of TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool2D(AvgPool2DCell):
+    """Average pooling (linear; integrating neurons as the readout), TTFS clamped-ReLU (code on [clamp, 1]) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool2D(MaxPool2DCell):
+    """Spiking max pooling with the TTFS clamped-ReLU (code on [clamp, 1]) gate."""
 
 
 def prepare(specs, dyn_params):

@@ -22,19 +22,48 @@ The window length is fixed at conversion, like for ``ttfs``: ``timesteps`` (defa
 window = timesteps // (L + 1)) or ``window``.
 """
 
-from tfsnn.cells.base import define_cells
-from tfsnn.cells.dynamics import TTFSDynamics
+from tfsnn.cells.binding import encoding_cell
+from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.dense import DenseCell
+from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
 from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
+from tfsnn.neurons import TTFSDynamics
 
 DYNAMICS = TTFSDynamics("exp")
-CELLS = define_cells("ttfs_dyn_thresh", DYNAMICS)
-(IntegratorNeuronCell, LifNeuronCell, LifNeuronCellConv2D, LifNeuronCellAvgPool2D,
- LifNeuronCellMaxPool2D) = CELLS
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
-            "tau_theta": 0.4}
+            "tau_theta": DYNAMICS.defaults.tau_theta}
 
 __all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
            "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
+
+_bind = encoding_cell("ttfs_dyn_thresh", DYNAMICS)
+
+
+@_bind
+class IntegratorNeuronCell(DenseCell):
+    """Readout: a dense layer of integrating (non-spiking) neurons (TTFS dynamic-threshold (exponential code))."""
+
+    readout_default = True
+
+
+@_bind
+class LifNeuronCell(DenseCell):
+    """A dense layer of TTFS dynamic-threshold (exponential code) neurons."""
+
+
+@_bind
+class LifNeuronCellConv2D(Conv2DCell):
+    """A 2-D convolutional layer of TTFS dynamic-threshold (exponential code) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool2D(AvgPool2DCell):
+    """Average pooling (linear; integrating neurons as the readout), TTFS dynamic-threshold (exponential code) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool2D(MaxPool2DCell):
+    """Spiking max pooling with the TTFS dynamic-threshold (exponential code) gate."""
 
 
 def prepare(specs, dyn_params):

@@ -6,11 +6,11 @@ import pytest
 from keras import ops
 
 import tfsnn
-from tfsnn.cells import encoding_module
-from tfsnn.cells.base import SpikingRNN
+from tfsnn.cells import SpikingRNN, encoding_module
 from tfsnn.cells.synapse import avgpool2d, conv2d, dense, maxpool2d
 from tfsnn.conversion import ConversionError
 from tfsnn.layers import ClampedReLU, clamped_relu_factory
+from tfsnn.neurons import TTFSParams
 
 ENCODINGS = ("ttfs", "ttfs_dyn_thresh", "ttfs_clamped")
 SPIKING = ("dense", "conv2d", "maxpool")
@@ -54,7 +54,7 @@ def test_single_neuron_spikes_once_and_earlier_for_stronger_input(encoding):
     assert np.all(np.diff(t) <= 0), "spike time must not grow with the input"
     assert len(np.unique(k[fired])) == window  # every step of the window is used
     g = encoding_module(encoding).DYNAMICS.g
-    params = {"window": window, "tau_theta": 0.4}
+    params = TTFSParams(window=window, tau_theta=0.4)
     lo = cut if encoding == "ttfs_clamped" else 0.0
     decoded = ops.convert_to_numpy(g(k[fired].astype("float32"), lo, params))
     a = np.clip(x[fired], 0, 1)

@@ -6,8 +6,7 @@ import pytest
 from keras import ops
 
 import tfsnn
-from tfsnn.cells import rate
-from tfsnn.cells.base import SpikingRNN
+from tfsnn.cells import SpikingRNN, rate
 
 
 def _identity_layer(n, v_init=0.0, tau=None):
@@ -29,39 +28,6 @@ def test_if_rate_equals_clipped_relu_within_one_over_T(v_init, T):
     rate_ = spikes.sum(0) / T
     err = np.abs(rate_ - np.clip(x, 0, 1))
     assert err.max() <= 1.0 / T + 1e-6, err.max()
-
-
-@pytest.mark.jax
-@pytest.mark.parametrize("v_init,theta", [(0.0, 1.0), (0.5, 1.0), (0.5, 0.37), (0.9, 2.0)])
-@pytest.mark.parametrize("T", [1, 7, 100, 1000])
-def test_closed_form_counts_equal_stepped_counts(v_init, theta, T):
-    """N_T from the final state equals the counted spikes, bit for bit, at the edges too."""
-    from tfsnn.cells.dynamics import RateDynamics
-
-    rng = np.random.default_rng(T)
-    cur = np.concatenate([
-        rng.uniform(-3, 3, 2000), rng.integers(-255, 2 * 255, 2000) / 255.0,
-        [0.0, -0.0, 1e-7, -1e-7, theta, theta * (1 - 1e-7), theta * (1 + 1e-7), 1e3, -1e3],
-        theta / np.arange(1, 200)]).astype("float32") * np.float32(theta)
-    dyn, params = RateDynamics(), {"threshold": theta, "v_init": v_init}
-    assert dyn.has_constant_counts(params, T)
-    state = dyn.initial_state(1, cur.shape, params)
-    i, n = ops.convert_to_tensor(cur[None]), 0.0
-    for _ in range(T):
-        s, state = dyn.step(i, state, params)
-        n = n + s
-    closed = dyn.constant_counts(i, state, T, params)
-    np.testing.assert_array_equal(ops.convert_to_numpy(closed), ops.convert_to_numpy(n))
-
-
-def test_closed_form_counts_only_where_exact():
-    from tfsnn.cells.dynamics import RateDynamics
-
-    dyn = RateDynamics()
-    assert not dyn.has_constant_counts({"tau": 20.0}, 100)  # leak
-    assert not dyn.has_constant_counts({"v_init": 1.0}, 100)  # V_0 = theta
-    assert not dyn.has_constant_counts({"v_init": -0.5}, 100)
-    assert not dyn.has_constant_counts({}, dyn.MAX_CLOSED_FORM_T + 1)
 
 
 def test_leak_lowers_the_rate():

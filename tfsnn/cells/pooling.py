@@ -1,0 +1,109 @@
+"""Pooling cells: average pooling (a linear synapse) and spiking max pooling (a gate)."""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from tfsnn.cells import synapse
+from tfsnn.cells.base import SpikingCell
+from tfsnn.ir.geometry import check_padding, output_length, pair
+
+
+class PoolCell(SpikingCell):
+    """Common arguments of the pooling cells (``pool_size``, ``strides`` (default: the pool
+    size), ``padding``); the output map size is inferred in ``build``."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pair(pool_size, "pool_size")
+        self.strides = pair(strides, "strides") if strides is not None else self.pool_size
+        self.padding = check_padding(padding)
+
+    def _infer_shape(self, input_shape):
+        h, w, c = (int(d) for d in input_shape[-3:])
+        self.in_shape = (h, w, c)
+        self._set_neuron_shape(
+            tuple(output_length(n, k, s, self.padding)
+                  for n, k, s in zip((h, w), self.pool_size, self.strides)) + (c,))
+
+    def pool(self, x):
+        """Plain max pooling with this cell's geometry."""
+        return synapse.maxpool2d(x, self.pool_size, self.strides, self.padding)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("input_shape_", None)  # written by files of format 1; build infers it
+        return cls(**config)
+
+
+class AvgPool2DCell(PoolCell):
+    """Average pooling is linear: its output is the window average of the input spikes
+    (times a per-channel ``scale``, ``lambda_in / lambda_out`` after normalization), passed
+    on without neurons of its own, so it adds no quantization error and no latency. Only as
+    the readout (global average pooling at the end of a network) do its neurons integrate.
+    """
+
+    kind = "avgpool"
+
+    @property
+    def state_size(self):
+        return super().state_size if self.readout else [(1,)]
+
+    def get_initial_state(self, batch_size=None):
+        if self.readout:
+            return super().get_initial_state(batch_size)
+        return [ops.zeros((batch_size, 1))]
+
+    def neuron_step(self, current, states, training=False):
+        if self.readout:
+            return super().neuron_step(current, states, training)
+        return current, states  # linear: no dynamics
+
+    def build(self, input_shape):
+        self._infer_shape(input_shape)
+        self.scale = self.add_weight(shape=(self.in_shape[-1],), initializer="ones",
+                                     name="scale", trainable=False)
+        self.built = True
+
+    def has_unit_scale(self) -> bool:
+        """Whether the per-channel scale is all ones (the multiplication can be skipped)."""
+        return bool(np.all(ops.convert_to_numpy(self.scale) == 1.0))
+
+    def synapse(self, x, scaled=True):
+        return synapse.avgpool2d(x, self.pool_size, self.strides, self.padding,
+                                 self.scale if scaled else None)
+
+
+class MaxPool2DCell(PoolCell):
+    """Spiking max pooling: no membrane; the encoding's gate decides which spikes pass."""
+
+    kind = "maxpool"
+
+    def build(self, input_shape):
+        self._infer_shape(input_shape)
+        self.built = True
+
+    @property
+    def state_size(self):
+        if not self.dynamics.maxpool_state_on_input:
+            shape = self.shape
+        else:
+            shape = getattr(self, "in_shape", self.unbuilt_shape())
+        return [shape for _ in self.dynamics.maxpool_state_names]
+
+    def get_initial_state(self, batch_size=None):
+        return self.dynamics.maxpool_initial_state(batch_size, self.in_shape, self.neuron_shape)
+
+    def synapse(self, x):
+        return x  # the gate works on the input spikes themselves
+
+    def neuron_step(self, current, states, training=False):
+        if self.readout:
+            raise ValueError("a max-pooling layer cannot be the readout layer")
+        return self.dynamics.maxpool_step(current, states, self.pool)
