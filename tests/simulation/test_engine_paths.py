@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import tfsnn
-from tfsnn.conversion.graph import LayerSpec
-from tfsnn.simulation import FastPathOptions
+from tfsnn.ir import LayerSpec, by_name
+from tfsnn.simulation import Engine, FastPathOptions
+from tfsnn.simulation.layout import tiling_area
 
 T = 23  # not a multiple of the chunk sizes below
 
@@ -239,16 +240,14 @@ def test_bad_options_raise(cnn_snn):
 
 def test_step_totals_of_a_tiled_layer_come_from_its_pool(cnn_snn):
     """conv1 (8x8) is tiled by pool1 (2x2): its per-step totals are 4 x the pooled sums."""
-    from tfsnn.simulation import _FastPath, _spec, _tiling_area
-
     snn = cnn_snn
-    fp = _FastPath(snn, 10, 5, "constant", 0, False, "synapses", snn._unit_scales())
-    assert fp.tot_via == {"conv1": ("pool1", 4)}
-    pool = _spec(snn.specs, "pool1")
-    src = _spec(snn.specs, "conv1")
-    assert _tiling_area(pool, src) == 4
+    eng = Engine(snn, 10, 5, "constant", 0, False, "synapses", snn._unit_scales())
+    assert eng.layout.tot_via == {"conv1": ("pool1", 4)}
+    pool = by_name(snn.specs)["pool1"]
+    src = by_name(snn.specs)["conv1"]
+    assert tiling_area(pool, src) == 4
     for cfg in ({"pool_size": (3, 3), "strides": (3, 3)},   # area 9: window means inexact
                 {"pool_size": (2, 2), "strides": (1, 1)},   # overlapping windows
                 {"pool_size": (3, 2), "strides": (3, 2)}):  # 8 rows not divisible by 3
         spec = LayerSpec("p", "avgpool", ["conv1"], src.output_shape, (4, 4, 4), config=cfg)
-        assert _tiling_area(spec, src) == 0
+        assert tiling_area(spec, src) == 0

@@ -1,0 +1,71 @@
+"""What every layer is in one simulation run: the engine's static analysis of the network.
+
+Derived once per compiled function from the specs, the cells and the input mode:
+
+- ``linear``: layers applied to spikes without neurons (flatten, concat, average pooling
+  except as the readout; the kind table's ``linear`` column);
+- ``static``: values that are the same at every step (the constant input and linear maps of
+  it): computed once per batch;
+- ``neurons``: layers with neuron state; ``spiking``: those whose spikes are counted (all
+  but the readout, plus the input under Poisson coding);
+- ``closed``: layers under a constant current whose counts follow from their final state
+  (``cell.has_constant_counts``), so the time loop need not count them;
+- ``pooled``: linear pooling layers whose time-summed output is reported too;
+- ``tot_via``: layer -> (average pool that tiles it, window area): per-step totals from the
+  pooled map, ``sum(s) = area * sum(avgpool(s))``, exact for power-of-two areas.
+"""
+
+from __future__ import annotations
+
+from tfsnn.ir import LayerSpec, by_name, post_readout
+
+
+def tiling_area(pool: LayerSpec, src: LayerSpec) -> int:
+    """The window area of an average pool whose windows tile its input exactly (stride =
+    window, sizes divisible), if that area is a power of two (window means of 0/1 spikes
+    are then exact in float); else 0."""
+    ph, pw = (int(v) for v in pool.config["pool_size"])
+    if tuple(int(v) for v in pool.config["strides"]) != (ph, pw):
+        return 0
+    h, w = (int(v) for v in src.output_shape[:2])
+    area = ph * pw
+    if h % ph or w % pw or area & (area - 1):
+        return 0
+    return area
+
+
+class Layout:
+    """The roles of the layers in one run (see module docstring)."""
+
+    def __init__(self, specs, cells, readout, constant: bool, timesteps: int,
+                 unit_scales=frozenset()):
+        self.specs = specs
+        self.named = by_name(specs)
+        self.inp = specs[0].name
+        self.out_name = next(s.name for s in specs if s.is_output)
+        self.linear = {s.name for s in specs[1:]
+                       if s.row.linear and not (s.kind == "avgpool" and s is readout)}
+        self.static = {self.inp} if constant else set()
+        for s in specs[1:]:
+            if s.name in self.linear and all(i in self.static for i in s.inputs):
+                self.static.add(s.name)
+        self.neurons = [s.name for s in specs[1:]
+                        if s.name in cells and s.name not in self.linear]
+        self.spiking = [n for n in self.neurons if n != readout.name]
+        self.closed = set()
+        if constant:
+            self.closed = {n for n in self.spiking
+                           if self.named[n].inputs[0] in self.static
+                           and cells[n].has_constant_counts(timesteps)}
+        else:
+            self.spiking.insert(0, self.inp)
+        after = set(post_readout(specs))
+        self.pooled = [s.name for s in specs[1:] if s.kind == "avgpool"
+                       and s.name in self.linear and s.name not in after]
+        self.tot_via = {}
+        for s in specs[1:]:
+            if s.name in self.linear and s.kind == "avgpool" and s.name in unit_scales:
+                src = s.inputs[0]
+                area = tiling_area(s, self.named[src])
+                if area and src in self.spiking and src not in self.tot_via:
+                    self.tot_via[src] = (s.name, area)
