@@ -1,66 +1,11 @@
-"""ANN -> SNN conversion: parse (and fold), normalize, build the spiking model."""
+"""ANN -> SNN conversion: parse (rule table) and fold, normalize, build the spiking model."""
 
-from __future__ import annotations
-
-import numpy as np
-
-from tfsnn.conversion.graph import LayerSpec
-from tfsnn.conversion.normalize import analog_forward, normalize
-from tfsnn.conversion.parse import SUPPORTED_LAYERS, ConversionError, parse
+from tfsnn.conversion.convert import convert
+from tfsnn.conversion.errors import ConversionError
+from tfsnn.conversion.forward import analog_forward
+from tfsnn.conversion.normalize import normalize
+from tfsnn.conversion.parse import SUPPORTED_LAYERS, parse
+from tfsnn.ir import LayerSpec
 
 __all__ = ["convert", "parse", "normalize", "analog_forward", "LayerSpec", "ConversionError",
            "SUPPORTED_LAYERS"]
-
-
-def convert(ann, x_norm=None, encoding="rate", normalization="percentile", percentile=99.9,
-            channelwise=True, scale=None, threshold=1.0, v_init=None, tau=None,
-            batch_size=256, progress=False, **dyn_params):
-    """Convert a trained Keras model into a ``SpikingModel``.
-
-    Args:
-        ann: a built Keras model (Sequential or Functional) of supported layers.
-        x_norm: normalization set (images like the training data), streamed in batches.
-        encoding: "rate" (others: see ``tfsnn.cells.ENCODINGS``).
-        normalization: "max", "percentile", "scale" (with ``scale=``) or None.
-        percentile: for "percentile" (default 99.9).
-        channelwise: one scale per output channel (default) instead of one per layer; with
-            ``v_init=0.5`` the best low-latency setting measured (docs/accuracy.md).
-        threshold: firing threshold theta of the spiking neurons.
-        v_init: initial membrane potential as a fraction of theta (default: the encoding's,
-            0.5 for rate coding).
-        tau: leak time constant in timesteps (None: IF neurons, no leak).
-        dyn_params: encoding-specific parameters.
-    """
-    from tfsnn.cells import encoding_module
-    from tfsnn.simulation import SpikingModel
-
-    module = encoding_module(encoding)  # unknown encodings fail before any work
-    defaults = dict(getattr(module, "DEFAULTS", {}))
-    if v_init is None:
-        v_init = defaults.pop("v_init", 0.0)
-    else:
-        defaults.pop("v_init", None)
-    dyn = {**defaults, **dyn_params}
-    specs = parse(ann)
-    unsupported = [s for s in specs if s.kind not in module.SUPPORTED_KINDS]
-    if unsupported:
-        s = unsupported[0]
-        raise ConversionError(
-            f"layer {s.name!r} ({s.kind}) is not supported by the {encoding!r} encoding; "
-            f"supported: {list(module.SUPPORTED_KINDS)}")
-    if x_norm is not None:
-        from tfsnn.datasets import check_images
-
-        x_norm = np.asarray(x_norm, dtype=np.float32)
-        if tuple(x_norm.shape[1:]) != tuple(specs[0].output_shape):
-            raise ValueError(f"normalization set has shape {tuple(x_norm.shape[1:])} per "
-                             f"sample, but the model expects {tuple(specs[0].output_shape)}")
-        check_images(x_norm, where="normalization set")
-    norm_specs, lambdas = normalize(specs, x_norm, normalization, percentile, channelwise,
-                                    scale, batch_size, progress)
-    meta = {"normalization": normalization, "percentile": percentile,
-            "channelwise": channelwise,
-            "lambdas": {k: float(np.max(v)) for k, v in lambdas.items()}}
-    if hasattr(module, "prepare"):  # encoding-specific post-processing of the specs
-        norm_specs, dyn = module.prepare(norm_specs, dyn)
-    return SpikingModel(norm_specs, encoding, threshold, v_init, tau, dyn, meta=meta)

@@ -30,58 +30,17 @@ import numpy as np
 from keras import ops
 
 from tfsnn.backend import jit
-from tfsnn.cells import synapse
-from tfsnn.conversion.graph import LayerSpec, readout_spec
-from tfsnn.layers import clamped_relu
+from tfsnn.conversion.forward import analog_forward
+from tfsnn.ir import LayerSpec, readout_spec
 
 NUM_BINS = 4096
 MODES = ("max", "percentile", "scale", None)
 
 
-def _activate(spec, y):
-    act = spec.activation
-    if act == "relu":
-        return ops.relu(y)
-    if act == "clamped_relu":
-        return clamped_relu(y, spec.config.get("clamp", 0.0))
-    return y  # linear / softmax output: pre-softmax values
-
-
-def layer_forward(spec: LayerSpec, inputs: list):
-    """The ANN computation of one folded layer on batched inputs."""
-    x = inputs[0]
-    k = spec.kind
-    if k == "dense":
-        return _activate(spec, synapse.dense(x, spec.kernel, spec.bias))
-    if k == "conv2d":
-        return _activate(spec, synapse.conv2d(x, spec.kernel, spec.bias, spec.config["strides"],
-                                              spec.config["padding"]))
-    if k == "avgpool":
-        scale = spec.config.get("scale", np.ones(spec.output_shape[-1], np.float32))
-        return synapse.avgpool2d(x, spec.config["pool_size"], spec.config["strides"],
-                                 spec.config["padding"], np.asarray(scale, np.float32))
-    if k == "maxpool":
-        return synapse.maxpool2d(x, spec.config["pool_size"], spec.config["strides"],
-                                 spec.config["padding"])
-    if k == "flatten":
-        return ops.reshape(x, (-1, int(np.prod(spec.output_shape))))
-    if k == "concat":
-        return ops.concatenate(inputs, axis=-1)
-    raise ValueError(f"unknown layer kind {k!r} in {spec}")
-
-
-def analog_forward(specs: list[LayerSpec], x, names=None) -> dict:
-    """Run the folded ANN; returns ``{name: activation}`` for ``names`` (default: all)."""
-    acts = {}
-    for s in specs:
-        acts[s.name] = x if s.kind == "input" else layer_forward(s, [acts[i] for i in s.inputs])
-    return acts if names is None else {n: acts[n] for n in names}
-
-
 def _stat_layers(specs):
     """Layers with spiking neurons (average pooling is linear and keeps its input's scale)."""
     ro = readout_spec(specs)
-    return [s.name for s in specs if s.kind in ("dense", "conv2d") and s is not ro]
+    return [s.name for s in specs if s.row.weights and s is not ro]
 
 
 def _batches(x, batch_size):
@@ -200,7 +159,9 @@ def _hist_percentile(h, top, p, channel_max):
 
 
 def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
-    """``lambda`` for every spec: inputs 1, pass-through layers inherit, readout 1."""
+    """``lambda`` for every spec: inputs 1, layers with weights their scale (readout 1), pooling
+    inherits its input's, and reshapes lay their inputs' scales out like their output
+    (concatenated, then tiled over a flattened map)."""
     ro = readout_spec(specs)
     lam: dict[str, np.ndarray] = {}
     for s in specs:
@@ -208,15 +169,13 @@ def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
             lam[s.name] = np.ones(s.output_shape[-1], np.float32)
         elif s.name in layer_scales:
             lam[s.name] = np.asarray(layer_scales[s.name], np.float32)
-        elif s is ro or s.kind in ("dense", "conv2d"):
+        elif s is ro or s.row.weights:
             lam[s.name] = np.ones(s.output_shape[-1], np.float32)
-        elif s.kind in ("maxpool", "avgpool"):
+        elif s.row.window:
             lam[s.name] = lam[s.inputs[0]]
-        elif s.kind == "flatten":
-            prev = lam[s.inputs[0]]
-            lam[s.name] = np.tile(prev, int(np.prod(s.output_shape)) // len(prev))
-        elif s.kind == "concat":
-            lam[s.name] = np.concatenate([lam[i] for i in s.inputs])
+        elif s.row.reshape:
+            prev = np.concatenate([lam[i] for i in s.inputs])
+            lam[s.name] = np.tile(prev, s.output_shape[-1] // len(prev))
         else:
             raise ValueError(f"unknown layer kind {s.kind!r}")
     return lam
@@ -229,13 +188,10 @@ def apply_scales(specs, lam) -> list[LayerSpec]:
         s = s.copy()
         lin = lam[s.inputs[0]] if s.inputs else None
         lo = lam[s.name]
-        if s.kind == "dense":
-            s.kernel = (s.kernel * lin[:, None] / lo[None, :]).astype(np.float32)
+        if s.row.weights:  # kernel (..., c_in, c_out)
+            s.kernel = (s.kernel * lin[:, None] / lo).astype(np.float32)
             s.bias = (s.bias / lo).astype(np.float32)
-        elif s.kind == "conv2d":
-            s.kernel = (s.kernel * lin[None, None, :, None] / lo).astype(np.float32)
-            s.bias = (s.bias / lo).astype(np.float32)
-        elif s.kind == "avgpool":
+        elif s.row.window and s.row.linear:  # average pooling: a per-channel scale
             s.config["scale"] = (lin / lo).astype(np.float32)
         s.config["lambda"] = lo.astype(np.float32)
         out.append(s)

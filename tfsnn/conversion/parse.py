@@ -1,43 +1,49 @@
-"""Parse a Keras model into ``LayerSpec``s, folding what a spiking network does not need.
+"""Parse a Keras model into ``LayerSpec``s with a rule table: Keras layer class -> handler.
 
-Folding rules (each follows what Keras computes, layer by layer):
+``RULES`` maps each supported Keras class name to a handler. A handler takes a ``Node`` (the
+Keras layer and the specs holding its inputs) and returns the specs it adds, the last one
+holding the layer's output; ``[]`` when the layer was folded into its input's spec
+(``tfsnn.conversion.fold``). Adding a Keras layer is one entry in ``RULES`` plus its handler.
 
 - ``Dropout`` / ``SpatialDropout*`` / ``GaussianNoise`` / ``GaussianDropout``: identity at
   inference, removed.
-- ``BatchNormalization`` right after a Dense/Conv2D without activation:
-  ``W' = W * gamma / sqrt(var + eps)``, ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``
-  (per output channel).
-- ``Activation`` / ``ReLU`` / ``Softmax`` layers: merged into the layer that produced their input
-  (after removing identity layers). A ReLU after a layer whose output is already non-negative
-  (pooling or flatten of ReLU outputs) is a no-op and is dropped; a softmax after
-  ``GlobalAveragePooling2D`` belongs to the output, not to the conv before the pooling.
+- ``BatchNormalization`` and activation layers (``Activation``, ``ReLU``, ``Softmax``,
+  ``ClampedReLU``): folded (``tfsnn.conversion.fold``).
 - ``GlobalAveragePooling2D`` -> average pooling over the whole map (+ flatten unless
   ``keepdims``).
-
-Hidden layers must end in ReLU (or the clamped ReLU of ``tfsnn.layers``); the output layer may
-be softmax or linear.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+
+import keras
 import numpy as np
 
-from tfsnn.conversion.graph import LayerSpec, readout_spec
-
-SUPPORTED_LAYERS = (
-    "InputLayer", "Dense", "Conv2D", "AveragePooling2D", "MaxPooling2D", "Flatten",
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-    "BatchNormalization", "Activation", "ReLU", "Softmax", "GlobalAveragePooling2D",
-    "Concatenate", "ClampedReLU",
-)
-_IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
-             "GaussianDropout"}
-_OUTPUT_ACTIVATIONS = ("softmax", "linear")
-_HIDDEN_ACTIVATIONS = ("relu", "clamped_relu")
+from tfsnn.conversion.errors import ConversionError
+from tfsnn.conversion.fold import check_activations, fold_batchnorm, merge_activation
+from tfsnn.ir import LayerSpec
+from tfsnn.ir.geometry import PADDINGS
 
 
-class ConversionError(ValueError):
-    """A model cannot be converted; the message names the layer and what is supported."""
+@dataclass(frozen=True)
+class Node:
+    """One Keras layer being parsed."""
+
+    name: str
+    layer: object
+    #: the specs holding the outputs of the layer's inputs
+    inputs: list
+    #: Keras name of the first input layer (None for the input)
+    source: str | None
+    #: that input also feeds another layer
+    shared: bool
+
+    @property
+    def x(self) -> LayerSpec:
+        return self.inputs[0]
 
 
 def _unsupported(layer, why=None) -> ConversionError:
@@ -58,8 +64,150 @@ def _activation_name(act) -> str:
     return {"softmax_v2": "softmax"}.get(name, name)
 
 
-def _inbound(model, layer, known: set[str]) -> list[str]:
-    """Names of the layers feeding ``layer`` inside ``model``."""
+def _weights(layer) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias (zeros without ``use_bias``) as float32 arrays."""
+    kernel = layer.kernel
+    kernel = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, np.float32)
+    bias = (np.asarray(layer.bias, dtype=np.float32) if layer.use_bias
+            else np.zeros(kernel.shape[-1], np.float32))
+    return kernel, bias
+
+
+def _check_channels_last(layer):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise _unsupported(layer, "only data_format='channels_last' is supported")
+
+
+def _input(node: Node) -> list[LayerSpec]:
+    shape = _shape(node.layer.output)
+    return [LayerSpec(node.name, "input", [], shape, shape, source_layers=[node.name])]
+
+
+def _identity(node: Node) -> list[LayerSpec]:
+    node.x.source_layers.append(node.name)
+    return []
+
+
+def _dense(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    if len(x.output_shape) != 1:
+        raise _unsupported(layer, f"Dense on a {len(x.output_shape)}-D input "
+                                  f"{x.output_shape}; add a Flatten before it")
+    kernel, bias = _weights(layer)
+    return [LayerSpec(node.name, "dense", [x.name], x.output_shape, (kernel.shape[1],),
+                      kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
+                      source_layers=[node.name])]
+
+
+def _conv2d(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_channels_last(layer)
+    if tuple(layer.dilation_rate) != (1, 1):
+        raise _unsupported(layer, f"dilation_rate {layer.dilation_rate} (only 1)")
+    if getattr(layer, "groups", 1) != 1:
+        raise _unsupported(layer, f"groups={layer.groups} (only 1)")
+    if layer.padding not in PADDINGS:
+        raise _unsupported(layer, f"padding {layer.padding!r}")
+    kernel, bias = _weights(layer)
+    return [LayerSpec(node.name, "conv2d", [x.name], x.output_shape, _shape(layer.output),
+                      kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
+                      config={"strides": tuple(layer.strides), "padding": layer.padding},
+                      source_layers=[node.name])]
+
+
+def _pooling(node: Node, kind: str, activation: str | None) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_channels_last(layer)
+    return [LayerSpec(node.name, kind, [x.name], x.output_shape, _shape(layer.output),
+                      config={"pool_size": tuple(layer.pool_size),
+                              "strides": tuple(layer.strides), "padding": layer.padding},
+                      activation=activation, source_layers=[node.name])]
+
+
+def _global_average_pooling(node: Node) -> list[LayerSpec]:
+    x, keep = node.x, node.layer.keepdims
+    h, w, c = x.output_shape
+    pool = LayerSpec(node.name if keep else f"{node.name}_pool", "avgpool", [x.name],
+                     x.output_shape, (1, 1, c),
+                     config={"pool_size": (h, w), "strides": (h, w), "padding": "valid"},
+                     activation="relu", source_layers=[node.name])
+    if keep:
+        return [pool]
+    return [pool, LayerSpec(node.name, "flatten", [pool.name], (1, 1, c), (c,),
+                            source_layers=[node.name])]
+
+
+def _flatten(node: Node) -> list[LayerSpec]:
+    x = node.x
+    return [LayerSpec(node.name, "flatten", [x.name], x.output_shape,
+                      (int(np.prod(x.output_shape)),), source_layers=[node.name])]
+
+
+def _concatenate(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    if layer.axis not in (-1, len(x.output_shape)):
+        raise _unsupported(layer, f"concatenation along axis {layer.axis}; only the "
+                                  "channel (last) axis is supported")
+    return [LayerSpec(node.name, "concat", [i.name for i in node.inputs], x.output_shape,
+                      _shape(layer.output), config={"axis": -1}, source_layers=[node.name])]
+
+
+def _batchnorm(node: Node) -> list[LayerSpec]:
+    fold_batchnorm(node.layer, node.x, node.shared)
+    return []
+
+
+def _merge(node: Node, act: str, **cfg) -> list[LayerSpec]:
+    # the activation reads the current output of its input spec, which another layer reads too
+    shared = node.shared and node.x.source_layers[-1] == node.source
+    merge_activation(node.name, node.x, act, cfg, shared)
+    return []
+
+
+def _activation(node: Node) -> list[LayerSpec]:
+    return _merge(node, _activation_name(node.layer.activation))
+
+
+def _relu(node: Node) -> list[LayerSpec]:
+    layer = node.layer
+    if (getattr(layer, "max_value", None) is not None
+            or float(getattr(layer, "negative_slope", 0.0) or 0.0) != 0.0
+            or float(getattr(layer, "threshold", 0.0) or 0.0) != 0.0):
+        raise _unsupported(layer, "only a plain ReLU (no max_value, negative_slope, threshold) "
+                                  "converts to spiking neurons")
+    return _merge(node, "relu")
+
+
+def _clamped_relu(node: Node) -> list[LayerSpec]:
+    return _merge(node, "clamped_relu", clamp=float(node.layer.clamp))
+
+
+#: Keras layer class name -> handler (in the order the error messages list them)
+RULES = {
+    "InputLayer": _input,
+    "Dense": _dense,
+    "Conv2D": _conv2d,
+    "AveragePooling2D": partial(_pooling, kind="avgpool", activation="relu"),
+    "MaxPooling2D": partial(_pooling, kind="maxpool", activation=None),
+    "Flatten": _flatten,
+    "Dropout": _identity,
+    "SpatialDropout1D": _identity,
+    "SpatialDropout2D": _identity,
+    "GaussianNoise": _identity,
+    "GaussianDropout": _identity,
+    "BatchNormalization": _batchnorm,
+    "Activation": _activation,
+    "ReLU": _relu,
+    "Softmax": partial(_merge, act="softmax"),
+    "GlobalAveragePooling2D": _global_average_pooling,
+    "Concatenate": _concatenate,
+    "ClampedReLU": _clamped_relu,
+}
+SUPPORTED_LAYERS = tuple(RULES)
+
+
+def _inbound(layer, known: set[str]) -> list[str]:
+    """Names of the layers feeding ``layer`` inside its model."""
     for node in layer._inbound_nodes:
         names = [t._keras_history.operation.name for t in node.input_tensors]
         if all(n in known for n in names):
@@ -67,10 +215,8 @@ def _inbound(model, layer, known: set[str]) -> list[str]:
     raise ConversionError(f"cannot find the inputs of layer {layer.name!r} in the model graph")
 
 
-def _model_layers(model):
-    """(layer, input layer names, output tensor) in topological order, InputLayer included."""
-    import keras
-
+def _model_layers(model) -> list[tuple]:
+    """``(name, layer, input layer names)`` in topological order, the input layer first."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
     if not model.built or not model.inputs:
@@ -78,228 +224,38 @@ def _model_layers(model):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ConversionError(f"models with {len(model.inputs)} inputs and "
                               f"{len(model.outputs)} outputs are not supported (need 1 and 1)")
-    layers = []
-    known: set[str] = set()
     if isinstance(model, keras.Sequential):
-        prev = "input"
-        layers.append(("input", "InputLayer", None, [], _shape(model.inputs[0]), None))
-        for layer in model.layers:
-            layers.append((layer.name, type(layer).__name__, layer, [prev],
-                           None, None))
-            prev = layer.name
-        return layers, model
+        names = ["input"] + [layer.name for layer in model.layers]
+        return [("input", model.inputs[0]._keras_history.operation, [])] + [
+            (layer.name, layer, [prev]) for layer, prev in zip(model.layers, names)]
+    layers, known = [], set()
     for layer in model.layers:
-        ins = [] if type(layer).__name__ == "InputLayer" else _inbound(model, layer, known)
+        ins = [] if type(layer).__name__ == "InputLayer" else _inbound(layer, known)
         known.add(layer.name)
-        layers.append((layer.name, type(layer).__name__, layer, ins, None, None))
-    return layers, model
+        layers.append((layer.name, layer, ins))
+    return layers
 
 
 def parse(model) -> list[LayerSpec]:
-    """Parse a Keras model into folded ``LayerSpec``s (see module docstring)."""
-    layers, model = _model_layers(model)
-    # output shapes per keras layer name
+    """Parse a Keras model into folded ``LayerSpec``s: each layer goes through its rule in
+    ``RULES`` (see the module docstring and ``tfsnn.conversion.fold``)."""
+    layers = _model_layers(model)
+    consumers = Counter(i for _, _, ins in layers for i in ins)
     specs: list[LayerSpec] = []
-    alias: dict[str, str] = {}  # keras layer name -> spec name holding its output
-    consumers: dict[str, int] = {}
-    for _, _, _, ins, _, _ in layers:
-        for i in ins:
-            consumers[i] = consumers.get(i, 0) + 1
-    spec_by_name: dict[str, LayerSpec] = {}
-
-    def add(spec: LayerSpec):
-        specs.append(spec)
-        spec_by_name[spec.name] = spec
-        return spec
-
-    def src(keras_name):
-        return spec_by_name[alias[keras_name]]
-
-    for name, cls, layer, ins, in_shape, _ in layers:
-        if cls == "InputLayer":
-            shape = in_shape if layer is None else _shape(layer.output)
-            add(LayerSpec(name, "input", [], shape, shape, source_layers=[name]))
-            alias[name] = name
-            continue
-        if cls not in SUPPORTED_LAYERS:
+    named: dict[str, LayerSpec] = {}
+    alias: dict[str, str] = {}  # Keras layer name -> name of the spec holding its output
+    for name, layer, ins in layers:
+        rule = RULES.get(type(layer).__name__)
+        if rule is None:
             raise _unsupported(layer)
-        inputs = [src(i) for i in ins]
-        x = inputs[0]
-        if cls in _IDENTITY:
-            alias[name] = x.name
-            x.source_layers.append(name)
-            continue
-        if cls == "Dense":
-            if len(x.output_shape) != 1:
-                raise _unsupported(layer, f"Dense on a {len(x.output_shape)}-D input "
-                                          f"{x.output_shape}; add a Flatten before it")
-            kernel = np.asarray(layer.kernel.numpy() if hasattr(layer.kernel, "numpy")
-                                else layer.kernel, dtype=np.float32)
-            bias = (np.asarray(layer.bias, dtype=np.float32) if layer.use_bias
-                    else np.zeros(kernel.shape[1], np.float32))
-            spec = LayerSpec(name, "dense", [x.name], x.output_shape, (kernel.shape[1],),
-                             kernel=kernel, bias=bias,
-                             activation=_activation_name(layer.activation), source_layers=[name])
-        elif cls == "Conv2D":
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                raise _unsupported(layer, "only data_format='channels_last' is supported")
-            if tuple(layer.dilation_rate) != (1, 1):
-                raise _unsupported(layer, f"dilation_rate {layer.dilation_rate} (only 1)")
-            if getattr(layer, "groups", 1) != 1:
-                raise _unsupported(layer, f"groups={layer.groups} (only 1)")
-            if layer.padding not in ("valid", "same"):
-                raise _unsupported(layer, f"padding {layer.padding!r}")
-            kernel = np.asarray(layer.kernel, dtype=np.float32)
-            bias = (np.asarray(layer.bias, dtype=np.float32) if layer.use_bias
-                    else np.zeros(kernel.shape[-1], np.float32))
-            spec = LayerSpec(name, "conv2d", [x.name], x.output_shape, _shape(layer.output),
-                             kernel=kernel, bias=bias,
-                             activation=_activation_name(layer.activation),
-                             config={"strides": tuple(layer.strides), "padding": layer.padding},
-                             source_layers=[name])
-        elif cls in ("AveragePooling2D", "MaxPooling2D"):
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                raise _unsupported(layer, "only data_format='channels_last' is supported")
-            kind = "avgpool" if cls == "AveragePooling2D" else "maxpool"
-            spec = LayerSpec(name, kind, [x.name], x.output_shape, _shape(layer.output),
-                             config={"pool_size": tuple(layer.pool_size),
-                                     "strides": tuple(layer.strides),
-                                     "padding": layer.padding},
-                             activation="relu" if kind == "avgpool" else None,
-                             source_layers=[name])
-        elif cls == "GlobalAveragePooling2D":
-            h, w, c = x.output_shape
-            pool = LayerSpec(name if layer.keepdims else f"{name}_pool", "avgpool", [x.name],
-                             x.output_shape, (1, 1, c),
-                             config={"pool_size": (h, w), "strides": (h, w), "padding": "valid"},
-                             activation="relu", source_layers=[name])
-            add(pool)
-            if layer.keepdims:
-                alias[name] = pool.name
-                continue
-            spec = LayerSpec(name, "flatten", [pool.name], (1, 1, c), (c,), source_layers=[name])
-        elif cls == "Flatten":
-            spec = LayerSpec(name, "flatten", [x.name], x.output_shape,
-                             (int(np.prod(x.output_shape)),), source_layers=[name])
-        elif cls == "Concatenate":
-            rank = len(x.output_shape)
-            if layer.axis not in (-1, rank):
-                raise _unsupported(layer, f"concatenation along axis {layer.axis}; only the "
-                                          "channel (last) axis is supported")
-            out = _shape(layer.output)
-            spec = LayerSpec(name, "concat", [i.name for i in inputs], x.output_shape, out,
-                             config={"axis": -1}, source_layers=[name])
-        elif cls == "BatchNormalization":
-            _fold_batchnorm(layer, x, consumers, ins[0])
-            alias[name] = x.name
-            continue
-        elif cls in ("Activation", "ReLU", "Softmax", "ClampedReLU"):
-            act, cfg = _activation_of_layer(layer, cls)
-            _merge_activation(layer, x, act, cfg, consumers, ins[0])
-            alias[name] = x.name
-            continue
-        else:  # pragma: no cover - SUPPORTED_LAYERS and the branches above agree
-            raise _unsupported(layer)
-        add(spec)
-        alias[name] = spec.name
-
+        inputs = [named[alias[i]] for i in ins]
+        source = ins[0] if ins else None
+        new = rule(Node(name, layer, inputs, source, consumers[source] > 1))
+        specs += new
+        named.update((s.name, s) for s in new)
+        alias[name] = new[-1].name if new else inputs[0].name
     out_name = alias[model.layers[-1].name] if model.layers else specs[-1].name
     out_name = alias.get(model.outputs[0]._keras_history.operation.name, out_name)
-    spec_by_name[out_name].is_output = True
-    _check_activations(specs, spec_by_name[out_name])
+    named[out_name].is_output = True
+    check_activations(specs, named[out_name])
     return specs
-
-
-def _activation_of_layer(layer, cls):
-    if cls == "Activation":
-        return _activation_name(layer.activation), {}
-    if cls == "Softmax":
-        return "softmax", {}
-    if cls == "ClampedReLU":
-        return "clamped_relu", {"clamp": float(layer.clamp)}
-    # ReLU layer: only the plain form converts
-    if (getattr(layer, "max_value", None) is not None
-            or float(getattr(layer, "negative_slope", 0.0) or 0.0) != 0.0
-            or float(getattr(layer, "threshold", 0.0) or 0.0) != 0.0):
-        raise _unsupported(layer, "only a plain ReLU (no max_value, negative_slope, threshold) "
-                                  "converts to spiking neurons")
-    return "relu", {}
-
-
-def _merge_activation(layer, spec: LayerSpec, act, cfg, consumers, keras_input):
-    if spec.kind in ("dense", "conv2d") and spec.activation == "linear":
-        if consumers.get(keras_input, 1) > 1 and spec.source_layers[-1] == keras_input:
-            raise ConversionError(
-                f"cannot merge activation layer {layer.name!r} into {spec.name!r}: the "
-                f"pre-activation output of {spec.name!r} is also used by another layer")
-        spec.activation = act
-        spec.config.update(cfg)
-        spec.source_layers.append(layer.name)
-        return
-    if act == "relu" and _non_negative(spec):
-        spec.source_layers.append(layer.name)  # ReLU of a non-negative tensor: a no-op
-        return
-    if act in _OUTPUT_ACTIVATIONS and spec.kind in ("avgpool", "flatten", "dense", "conv2d"):
-        # e.g. softmax after GlobalAveragePooling2D: belongs to the network output
-        spec.config["output_activation"] = act
-        spec.source_layers.append(layer.name)
-        return
-    raise ConversionError(
-        f"activation layer {layer.name!r} ({act}) follows {spec.name!r} "
-        f"({spec.kind}, activation {spec.activation}) and cannot be merged into it")
-
-
-def _non_negative(spec: LayerSpec) -> bool:
-    return spec.kind in ("maxpool", "avgpool", "flatten", "concat", "input") or (
-        spec.activation in _HIDDEN_ACTIVATIONS)
-
-
-def _fold_batchnorm(layer, spec: LayerSpec, consumers, keras_input):
-    axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
-    rank = len(spec.output_shape) + 1
-    if axis not in (-1, rank - 1):
-        raise ConversionError(f"BatchNormalization {layer.name!r} normalizes axis {axis}; only "
-                              "the channel (last) axis can be folded")
-    if spec.kind not in ("dense", "conv2d") or spec.activation != "linear":
-        raise ConversionError(
-            f"BatchNormalization {layer.name!r} follows {spec.name!r} ({spec.kind}, activation "
-            f"{spec.activation}); it can only be folded into a Dense or Conv2D layer without "
-            "activation (use Conv2D -> BatchNormalization -> Activation('relu'))")
-    if consumers.get(keras_input, 1) > 1:
-        raise ConversionError(f"cannot fold BatchNormalization {layer.name!r}: the output of "
-                              f"{spec.name!r} is also used by another layer")
-    c = spec.kernel.shape[-1]
-    gamma = np.asarray(layer.gamma, np.float64) if layer.scale else np.ones(c)
-    beta = np.asarray(layer.beta, np.float64) if layer.center else np.zeros(c)
-    mean = np.asarray(layer.moving_mean, np.float64)
-    var = np.asarray(layer.moving_variance, np.float64)
-    g = gamma / np.sqrt(var + float(layer.epsilon))
-    spec.kernel = (spec.kernel.astype(np.float64) * g).astype(np.float32)
-    spec.bias = ((spec.bias.astype(np.float64) - mean) * g + beta).astype(np.float32)
-    spec.source_layers.append(layer.name)
-
-
-def _check_activations(specs: list[LayerSpec], out: LayerSpec):
-    """Hidden neuron layers must be ReLU; the readout softmax or linear."""
-    try:
-        ro = readout_spec(specs)
-    except ValueError as e:
-        raise ConversionError(str(e)) from None
-    for s in specs:
-        if s.kind not in ("dense", "conv2d"):
-            continue
-        if s is ro:
-            if s.activation not in _OUTPUT_ACTIVATIONS + ("relu",):
-                raise ConversionError(
-                    f"output layer {s.name!r} has activation {s.activation!r}; the output may "
-                    f"be softmax or linear")
-        elif s.activation not in _HIDDEN_ACTIVATIONS:
-            raise ConversionError(
-                f"hidden layer {s.name!r} ({', '.join(s.source_layers)}) has activation "
-                f"{s.activation!r}; hidden layers must use ReLU to convert to spiking neurons")
-    if ro.kind not in ("dense", "conv2d", "avgpool"):
-        raise ConversionError(f"the output layer {ro.name!r} ({ro.kind}) has no neurons "
-                              "to read out; end the model with a Dense layer")
-    if len(out.output_shape) != 1:
-        raise ConversionError(f"the output {out.name!r} has shape {out.output_shape}; a "
-                              "classifier output must be 1-D (classes)")

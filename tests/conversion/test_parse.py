@@ -1,13 +1,12 @@
-"""Parsing, folding and normalization."""
+"""Parsing (the rule table) and folding."""
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-import tfsnn
-from tfsnn.conversion import ConversionError, analog_forward, parse
-from tfsnn.conversion.normalize import NUM_BINS, compute_scales, normalize
+from tfsnn.conversion import SUPPORTED_LAYERS, ConversionError, analog_forward, parse
+from tfsnn.conversion.parse import RULES
 
 
 def _np(x):
@@ -112,95 +111,33 @@ def test_batchnorm_after_relu_cannot_fold():
         parse(model)
 
 
-def _mlp(rng):
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu",
-                                                                    name="h1"),
-                              keras.layers.Dense(4, activation="relu", name="h2"),
-                              keras.layers.Dense(3, name="out")])
-    return model
+def test_supported_layers_are_the_rule_table():
+    assert SUPPORTED_LAYERS == tuple(RULES)
+    assert SUPPORTED_LAYERS[:3] == ("InputLayer", "Dense", "Conv2D")
 
 
-def test_normalization_modes_give_documented_scales(rng):
-    model = _mlp(rng)
+def test_relu_after_non_negative_layers_is_dropped(rng):
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.ReLU(name="r0"),
+                              keras.layers.Conv2D(2, 3, activation="relu", name="c"),
+                              keras.layers.MaxPooling2D(2, name="mp"),
+                              keras.layers.ReLU(name="r1"), keras.layers.Flatten(name="f"),
+                              keras.layers.Activation("relu", name="r2"),
+                              keras.layers.Dense(3, name="out"), keras.layers.Softmax(name="sm")])
     specs = parse(model)
-    x = rng.uniform(0, 1, (1000, 6)).astype("float32")
-    acts = {k: _np(v) for k, v in analog_forward(specs, x).items()}
-    lam_max = compute_scales(specs, x, "max")
-    assert set(lam_max) == {"h1", "h2"}  # the readout is not normalized
-    assert np.allclose(lam_max["h1"], acts["h1"].max())
-    lam_max_c = compute_scales(specs, x, "max", channelwise=True)
-    m = acts["h1"].max(0)
-    np.testing.assert_allclose(lam_max_c["h1"], np.where(m > 0, m, 1.0), rtol=1e-6)  # dead: 1
-    for p in (50.0, 99.0, 99.9):
-        lam = compute_scales(specs, x, "percentile", percentile=p, batch_size=64)
-        a = acts["h2"]
-        pos = a[a > 0]
-        lo, hi = np.percentile(pos, max(p - 0.1, 0)), np.percentile(pos, min(p + 0.1, 100))
-        tol = a.max() / NUM_BINS
-        assert lo - tol <= lam["h2"][0] <= hi + tol, (p, lam["h2"][0], lo, hi)
-    lam_u = compute_scales(specs, x, "scale", scale={"h1": 2.0})
-    assert lam_u["h1"][0] == 2.0 and lam_u["h2"][0] == 1.0
-    # streaming: the batch size does not change the result
-    a1 = compute_scales(specs, x, "percentile", batch_size=7)
-    a2 = compute_scales(specs, x, "percentile", batch_size=1000)
-    for k in a1:
-        np.testing.assert_allclose(a1[k], a2[k], rtol=1e-6)
+    by = {s.name: s for s in specs}
+    assert [s.kind for s in specs] == ["input", "conv2d", "maxpool", "flatten", "dense"]
+    assert by["input"].source_layers == ["input", "r0"]
+    assert by["mp"].source_layers == ["mp", "r1"] and by["f"].source_layers == ["f", "r2"]
+    assert by["out"].activation == "softmax" and by["out"].is_output
+    x = rng.uniform(0, 1, (4, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(_np(ops.softmax(analog_forward(specs, x)["out"])),
+                               model.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
 
 
-def test_normalized_network_computes_scaled_activations(rng):
-    model = _mlp(rng)
-    specs = parse(model)
-    x = rng.uniform(0, 1, (200, 6)).astype("float32")
-    nspecs, lam = normalize(specs, x, "max")
-    a = {k: _np(v) for k, v in analog_forward(specs, x).items()}
-    b = {k: _np(v) for k, v in analog_forward(nspecs, x).items()}
-    np.testing.assert_allclose(b["h1"], a["h1"] / lam["h1"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(b["h2"], a["h2"] / lam["h2"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(b["out"], a["out"], rtol=1e-4, atol=1e-5)  # readout unscaled
-    assert b["h1"].max() == pytest.approx(1.0, abs=1e-5)
-
-
-def test_bad_normalization_arguments(rng):
-    model = _mlp(rng)
-    x = rng.uniform(0, 1, (10, 6)).astype("float32")
-    with pytest.raises(ValueError, match="unknown normalization"):
-        tfsnn.convert(model, x, normalization="mean")
-    with pytest.raises(ValueError, match="percentile"):
-        tfsnn.convert(model, x, normalization="percentile", percentile=0)
-    with pytest.raises(ValueError, match="scale"):
-        tfsnn.convert(model, x, normalization="scale")
-    with pytest.raises(ValueError, match="unknown layers"):
-        tfsnn.convert(model, x, normalization="scale", scale={"nope": 1.0})
-    with pytest.raises(ValueError, match="unknown encoding"):
-        tfsnn.convert(model, x, encoding="burst")
-    with pytest.raises(ValueError, match=r"shape \(5,\).*expects \(6,\)"):
-        tfsnn.convert(model, x[:, :5])
-    bad = x.copy()
-    bad[3, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        tfsnn.convert(model, bad)
-
-
-def test_repeated_conversions_do_not_warn_about_retracing():
-    """A sweep converts and simulates many models in one process: no retracing warnings."""
-    import logging
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("TensorFlow's tf.function warning")
-    import tensorflow as tf
-
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    tf.get_logger().addHandler(handler)
-    try:
-        m = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(6, activation="relu"), keras.layers.Dense(3)])
-        x = np.random.default_rng(0).random((90, 4, 4, 1), dtype=np.float32)
-        for i in range(7):
-            snn = tfsnn.convert(m, x[:40 + 7 * i])
-            snn.simulate(x[:10 + i], timesteps=5 + i)
-    finally:
-        tf.get_logger().removeHandler(handler)
-    assert not [r for r in records if "retracing" in r.getMessage()]
+def test_shared_pre_activation_cannot_merge():
+    inp = keras.Input((4,))
+    d = keras.layers.Dense(3, name="d")(inp)
+    r = keras.layers.ReLU(name="r")(d)
+    out = keras.layers.Dense(2)(keras.layers.Concatenate()([r, d]))
+    with pytest.raises(ConversionError, match="pre-activation output of 'd'"):
+        parse(keras.Model(inp, out))

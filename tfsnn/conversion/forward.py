@@ -1,0 +1,79 @@
+"""The ANN side of a folded network: the analog computation of each kind, run over the graph
+by ``tfsnn.ir.walk``.
+
+``analog_forward`` gives the activations normalization takes its scales from, and the reference
+the spiking rates are compared against. Hidden layers apply their ReLU (or clamped ReLU); the
+readout returns pre-softmax values. Adding a kind is one entry in ``FORWARD``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from tfsnn.cells import synapse
+from tfsnn.ir import LayerSpec, walk
+from tfsnn.layers import clamped_relu
+
+
+def _activate(spec: LayerSpec, y):
+    act = spec.activation
+    if act == "relu":
+        return ops.relu(y)
+    if act == "clamped_relu":
+        return clamped_relu(y, spec.config.get("clamp", 0.0))
+    return y  # linear / softmax output: pre-softmax values
+
+
+def _dense(spec: LayerSpec, inputs: list):
+    return _activate(spec, synapse.dense(inputs[0], spec.kernel, spec.bias))
+
+
+def _conv2d(spec: LayerSpec, inputs: list):
+    return _activate(spec, synapse.conv2d(inputs[0], spec.kernel, spec.bias,
+                                          spec.config["strides"], spec.config["padding"]))
+
+
+def _avgpool(spec: LayerSpec, inputs: list):
+    scale = spec.config.get("scale", np.ones(spec.output_shape[-1], np.float32))
+    return synapse.avgpool2d(inputs[0], spec.config["pool_size"], spec.config["strides"],
+                             spec.config["padding"], np.asarray(scale, np.float32))
+
+
+def _maxpool(spec: LayerSpec, inputs: list):
+    return synapse.maxpool2d(inputs[0], spec.config["pool_size"], spec.config["strides"],
+                             spec.config["padding"])
+
+
+def _flatten(spec: LayerSpec, inputs: list):
+    return ops.reshape(inputs[0], (-1, int(np.prod(spec.output_shape))))
+
+
+def _concat(spec: LayerSpec, inputs: list):
+    return ops.concatenate(inputs, axis=-1)
+
+
+#: kind -> its ANN computation ``fn(spec, inputs) -> output`` on batched inputs
+FORWARD = {
+    "dense": _dense,
+    "conv2d": _conv2d,
+    "avgpool": _avgpool,
+    "maxpool": _maxpool,
+    "flatten": _flatten,
+    "concat": _concat,
+}
+
+
+def layer_forward(spec: LayerSpec, inputs: list):
+    """The ANN computation of one folded layer on batched inputs."""
+    fn = FORWARD.get(spec.kind)
+    if fn is None:
+        raise ValueError(f"unknown layer kind {spec.kind!r} in {spec}")
+    return fn(spec, inputs)
+
+
+def analog_forward(specs: list[LayerSpec], x, names=None) -> dict:
+    """Run the folded ANN on ``x``; returns ``{name: activation}`` for every spec, or, with
+    ``names``, only for those (it stops once they are computed)."""
+    values = walk(specs, layer_forward, {s.name: x for s in specs if s.kind == "input"}, names)
+    return values if names is None else {n: values[n] for n in names}
