@@ -53,42 +53,20 @@ import math
 
 import numpy as np
 
-from tfsnn.conversion.graph import by_name
+from tfsnn.ir import by_name, readout_spec
+from tfsnn.ir.geometry import window_connectivity
 
 E_MAC = 4.6e-12
 E_AC = 0.9e-12
 
-#: layers that pass spikes on linearly, without neurons (before the readout)
-_PASS = ("flatten", "concat", "avgpool")
-
 
 # ----------------------------------------------------------------------------- connectivity
-def window_connectivity(n_in: int, n_out: int, k: int, stride: int, padding: str) -> np.ndarray:
-    """``C[o, i]``: input ``i`` lies in the window of output ``o`` (1-D, in bounds).
-
-    TensorFlow/Keras padding arithmetic: "valid" starts at 0; "same" pads
-    ``max((n_out - 1) * stride + k - n_in, 0)`` in total, the smaller half before.
-    """
-    padding = str(padding).lower()
-    if padding == "same":
-        pad = max((n_out - 1) * stride + k - n_in, 0) // 2
-    elif padding == "valid":
-        pad = 0
-    else:
-        raise ValueError(f"unsupported padding {padding!r}; supported: 'valid', 'same'")
-    start = np.arange(n_out)[:, None] * stride - pad
-    off = np.arange(n_in)[None, :] - start
-    return (off >= 0) & (off < k)
-
-
 def _window(spec):
-    """Per-axis connectivity ``(C_h, C_w)`` of a conv or pooling spec."""
+    """Per-axis connectivity ``(C_h, C_w)`` of a window spec (``tfsnn.ir.geometry``):
+    ``C[o, i]``: input ``i`` lies in the window of output ``o``."""
     h_in, w_in = spec.input_shape[:2]
     h_out, w_out = spec.output_shape[:2]
-    if spec.kind == "conv2d":
-        kh, kw = spec.kernel.shape[:2]
-    else:
-        kh, kw = spec.config["pool_size"]
+    kh, kw = spec.window
     sh, sw = spec.config["strides"]
     pad = spec.config["padding"]
     return (window_connectivity(h_in, h_out, kh, sh, pad),
@@ -96,19 +74,25 @@ def _window(spec):
 
 
 def ann_operations(specs) -> dict:
-    """``{layer: {"macs": int, "acs": int}}`` of one ANN inference (see module docstring)."""
+    """``{layer: {"macs": int, "acs": int}}`` of one ANN inference (see module docstring).
+
+    A kind with weights costs ``pairs * c_in * c_out`` MACs (the kernel's last two axes; a
+    dense layer has one "pair"), a linear window kind (average pooling) ``pairs * c`` adds,
+    ``pairs`` being the in-bounds (output, input) position pairs of the window."""
     out = {}
     for s in specs:
-        if s.kind == "dense":
-            out[s.name] = {"macs": int(s.kernel.shape[0] * s.kernel.shape[1]), "acs": 0}
-        elif s.kind == "conv2d":
+        row = s.row
+        if not (row.weights or (row.window and row.linear)):
+            continue
+        pairs = 1
+        if row.window:
             ch, cw = _window(s)
-            c_in, c_out = s.kernel.shape[2:]
-            out[s.name] = {"macs": int(ch.sum()) * int(cw.sum()) * int(c_in) * int(c_out),
-                           "acs": 0}
-        elif s.kind == "avgpool":
-            ch, cw = _window(s)
-            out[s.name] = {"macs": 0, "acs": int(ch.sum()) * int(cw.sum()) * int(s.output_shape[-1])}
+            pairs = int(ch.sum()) * int(cw.sum())
+        if row.weights:
+            c_in, c_out = s.kernel.shape[-2:]
+            out[s.name] = {"macs": pairs * int(c_in) * int(c_out), "acs": 0}
+        else:
+            out[s.name] = {"macs": 0, "acs": pairs * int(s.output_shape[-1])}
     return out
 
 
@@ -140,17 +124,17 @@ class _Reach:
 
 
 def _receiver_reach(spec) -> _Reach:
-    if spec.kind == "dense":
+    if not spec.row.window:  # dense
         return _Reach(nc=spec.kernel.shape[1])
     ch, cw = _window(spec)
-    return _Reach(ch, cw, spec.output_shape[-1] if spec.kind == "conv2d" else 1)
+    return _Reach(ch, cw, spec.output_shape[-1] if spec.row.weights else 1)
 
 
-def _through(reach: _Reach, spec, inp) -> _Reach:
-    """Carry the reach on ``spec``'s output back to its input ``inp``."""
-    if spec.kind == "flatten":
-        return _Reach(nc=reach.nc).spatial(inp.output_shape) if reach.mh is None else reach
-    if spec.kind == "concat":  # channel concatenation: spatial reach unchanged
+def _through(reach: _Reach, spec) -> _Reach:
+    """Carry the reach on ``spec``'s output back to its input."""
+    if spec.row.reshape:
+        # flatten (only after an all-to-all receiver) or channel concatenation: the reach of
+        # each element is unchanged
         return reach
     # average pooling (depthwise): compose the windows
     reach = reach.spatial(spec.output_shape)
@@ -161,8 +145,6 @@ def _through(reach: _Reach, spec, inp) -> _Reach:
 
 def _readout_and_after(specs, readout=None):
     if readout is None:
-        from tfsnn.conversion.normalize import readout_spec
-
         readout = readout_spec(specs)
     names = [s.name for s in specs]
     return readout, set(names[names.index(readout.name) + 1:])
@@ -172,7 +154,7 @@ def receivers(specs, readout=None) -> list:
     """Layers whose neurons receive synaptic input: Dense, Conv2D and the readout."""
     readout, after = _readout_and_after(specs, readout)
     return [s for s in specs if s.name not in after and
-            (s.kind in ("dense", "conv2d") or s is readout)]
+            (s.row.weights or s is readout)]
 
 
 def synaptic_fanout(specs, readout=None) -> dict:
@@ -191,9 +173,9 @@ def synaptic_fanout(specs, readout=None) -> dict:
         stack = [(named[r.inputs[0]], _receiver_reach(r))]
         while stack:
             s, reach = stack.pop()
-            if s.kind in _PASS and s is not readout:
+            if s.row.linear and s is not readout:  # passes spikes on without neurons
                 for i in s.inputs:
-                    stack.append((named[i], _through(reach, s, named[i])))
+                    stack.append((named[i], _through(reach, s)))
                 continue
             f = reach.fanout(s.output_shape)
             per_src[s.name] = per_src.get(s.name, 0) + f
@@ -207,16 +189,40 @@ def _analog_masks(specs, input_mode, readout):
     for s in specs:
         if s.kind == "input":
             masks[s.name] = np.full(s.output_shape, input_mode == "constant")
-        elif s.kind == "flatten":
-            masks[s.name] = masks[s.inputs[0]].reshape(s.output_shape)
-        elif s.kind == "concat":
-            masks[s.name] = np.concatenate([masks[i] for i in s.inputs], axis=-1)
-        elif s.kind == "avgpool" and s is not readout:
+        elif s.row.reshape:  # flatten, or concatenation along the channel axis
+            masks[s.name] = np.concatenate([masks[i] for i in s.inputs],
+                                           axis=-1).reshape(s.output_shape)
+        elif s.row.linear and s is not readout:  # average pooling
             m = masks[s.inputs[0]].any(axis=(0, 1))  # depthwise: per channel
             masks[s.name] = np.broadcast_to(m, s.output_shape)
         else:
             masks[s.name] = np.zeros(s.output_shape, bool)
     return masks
+
+
+def _check_energies(**energies) -> None:
+    for k, v in energies.items():
+        if not (isinstance(v, (int, float, np.floating, np.integer)) and v >= 0):
+            raise ValueError(f"{k} must be a non-negative number (joules per operation), "
+                             f"got {v!r}")
+
+
+def _spike_acs(fan_in: dict, named: dict, counts: dict, input_mode: str, n: int) -> dict:
+    """``{source: AC per image}`` of one receiving layer: ``sum_i (N_i / N) * f_i`` per source
+    (the analog input under constant input is left out: its operations are MACs)."""
+    out = {}
+    for src, f in fan_in.items():
+        if named[src].kind == "input" and input_mode == "constant":
+            continue  # analog: counted as MACs
+        if src not in counts:
+            raise ValueError(f"the simulation result has no spike counts of layer "
+                             f"{src!r}; simulate with this SNN (SpikingModel.evaluate)")
+        c = np.asarray(counts[src], np.float64)
+        if c.shape != f.shape:
+            raise ValueError(f"spike counts of {src!r} have shape {c.shape}, the "
+                             f"layer has {f.shape}: result and SNN do not match")
+        out[src] = float((c * f).sum()) / n
+    return out
 
 
 def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
@@ -232,10 +238,7 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
     Returns ``{"params", "layers": {name: {...}}, "ann": {...}, "snn": {...}, "ratio",
     "saving"}``; see the module docstring for the formulas. Energies in joules per image.
     """
-    for k, v in (("e_mac", e_mac), ("e_ac", e_ac), ("e_neuron", e_neuron)):
-        if not (isinstance(v, (int, float, np.floating, np.integer)) and v >= 0):
-            raise ValueError(f"{k} must be a non-negative number (joules per operation), "
-                             f"got {v!r}")
+    _check_energies(e_mac=e_mac, e_ac=e_ac, e_neuron=e_neuron)
     specs = snn.specs
     readout, after = _readout_and_after(specs, snn.readout)
     named = by_name(specs)
@@ -255,25 +258,15 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
                "snn_macs": 0.0, "snn_acs": 0.0, "neuron_updates": 0.0, "sources": {}}
         if s.name in after:  # acts on integrated potentials, once per image
             row["snn_macs"], row["snn_acs"] = row["ann_macs"], row["ann_acs"]
-        elif s.kind == "avgpool" and s is not readout:  # folded into the next fan-out
+        elif s.row.linear and s is not readout:  # average pooling: folded into the next fan-out
             frac = float(analog[s.inputs[0]].mean())  # pooling of analog input: ANN cost
             row["snn_acs"] = row["ann_acs"] * frac
         else:
             inp = named[s.inputs[0]]
             direct = _receiver_reach(s).fanout(inp.output_shape)
             row["snn_macs"] = float((direct * analog[inp.name]).sum())
-            for src, f in fan[s.name].items():
-                if named[src].kind == "input" and input_mode == "constant":
-                    continue  # analog: counted as MACs above
-                if src not in counts:
-                    raise ValueError(f"the simulation result has no spike counts of layer "
-                                     f"{src!r}; simulate with this SNN (SpikingModel.evaluate)")
-                c = np.asarray(counts[src], np.float64)
-                if c.shape != f.shape:
-                    raise ValueError(f"spike counts of {src!r} have shape {c.shape}, the "
-                                     f"layer has {f.shape}: result and SNN do not match")
-                acs = float((c * f).sum()) / n
-                row["sources"][src] = acs
+            row["sources"] = _spike_acs(fan[s.name], named, counts, input_mode, n)
+            for acs in row["sources"].values():
                 row["snn_acs"] += acs
             row["neuron_updates"] = float(s.num_neurons * T)
         row["ann_energy"] = row["ann_macs"] * e_mac + row["ann_acs"] * e_ac
@@ -281,19 +274,24 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
                              + row["neuron_updates"] * e_neuron)
         row["ratio"] = _ratio(row["snn_energy"], row["ann_energy"])
         layers[s.name] = row
+    ann, snn_tot = _totals(layers)
+    return {"params": {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
+                       "units": "joules per image", "timesteps": T, "input_mode": input_mode,
+                       "num_samples": int(result.num_samples)},
+            "layers": layers, "ann": ann, "snn": snn_tot,
+            "ratio": _ratio(snn_tot["energy"], ann["energy"]),
+            "saving": _ratio(ann["energy"], snn_tot["energy"])}
 
+
+def _totals(layers: dict) -> tuple[dict, dict]:
+    """ANN and SNN totals over the per-layer rows."""
     def total(key):
         return float(sum(r[key] for r in layers.values()))
 
     ann = {"macs": total("ann_macs"), "acs": total("ann_acs"), "energy": total("ann_energy")}
-    snn_tot = {"macs": total("snn_macs"), "acs": total("snn_acs"),
-               "neuron_updates": total("neuron_updates"), "energy": total("snn_energy")}
-    ratio = _ratio(snn_tot["energy"], ann["energy"])
-    return {"params": {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
-                       "units": "joules per image", "timesteps": T, "input_mode": input_mode,
-                       "num_samples": int(result.num_samples)},
-            "layers": layers, "ann": ann, "snn": snn_tot, "ratio": ratio,
-            "saving": _ratio(ann["energy"], snn_tot["energy"])}
+    snn = {"macs": total("snn_macs"), "acs": total("snn_acs"),
+           "neuron_updates": total("neuron_updates"), "energy": total("snn_energy")}
+    return ann, snn
 
 
 def _ratio(a, b):

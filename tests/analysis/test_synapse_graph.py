@@ -17,11 +17,11 @@ from tfsnn.analysis.synapse_graph import (
     SynapseGraph,
     build_synapse_graph,
     format_floats,
-    output_length,
-    pad_before,
     pickle_to_csv,
     synapse_graph,
 )
+from tfsnn.ir import LayerSpec
+from tfsnn.ir.geometry import output_length, pad_before
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -538,8 +538,6 @@ class _FakeSNN:
 
 
 def test_synapse_graph_from_simulation_result():
-    from tfsnn.conversion.graph import LayerSpec
-
     rng = np.random.default_rng(15)
     kernel = rng.normal(size=(6, 2)).astype(np.float32)
     specs = [LayerSpec("input", "input", [], (3, 2), (3, 2)),
