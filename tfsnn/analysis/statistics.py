@@ -46,12 +46,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from keras import ops
+
+from tfsnn.analysis.energy import energy_estimate
+from tfsnn.checks import check_timesteps
+from tfsnn.conversion import analog_forward
+from tfsnn.jsonutil import to_jsonable
+from tfsnn.training import evaluate_ann
 
 #: keys of the per-layer scalar statistics (in logging order)
 LAYER_SCALARS = ("num_neurons", "spikes_per_image", "count_mean", "count_var", "rate_mean",
                  "spike_time_mean", "spike_time_var", "silent_neuron_fraction",
                  "silent_pair_fraction", "rate_correlation", "rate_correlation_unclipped",
                  "rate_rmse")
+
+#: keys of the ANN/SNN comparison of a layer (nan without correlation images)
+RATE_COMPARISON = ("rate_correlation", "rate_correlation_unclipped", "rate_rmse")
 
 
 def layer_statistics(stats, num_samples: int, timesteps: int) -> dict:
@@ -122,10 +132,6 @@ def _usable_subset(result, n_c, record, names):
 
 def _analog(specs, x, names, batch_size):
     """Folded, normalized ANN activations ``{name: (N, ...)}`` in batches."""
-    from keras import ops
-
-    from tfsnn.conversion.normalize import analog_forward
-
     parts = {k: [] for k in names}
     for i in range(0, len(x), batch_size):
         acts = analog_forward(specs, ops.convert_to_tensor(x[i:i + batch_size]), names)
@@ -199,88 +205,23 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
 
     Returns the dict described in the module docstring.
     """
-    from tfsnn.analysis.energy import energy_estimate
-    from tfsnn.simulation import _check_timesteps
-
-    timesteps = _check_timesteps(timesteps)
-    x = np.asarray(x)
+    timesteps = check_timesteps(timesteps)
+    x, y = _check_data(x, y)
     n = len(x)
-    if n == 0:
-        raise ValueError("snn_activation_analysis needs at least one image (x is empty)")
-    if y is not None:
-        y = _labels(y)
-        if len(y) != n:
-            raise ValueError(f"x has {n} samples but y has {len(y)}")
     n_c = min(max(int(n_correlation), 0), n)
     record = max(int(record_samples), 0)
     sim = dict(timesteps=timesteps, batch_size=batch_size, input_mode=input_mode, seed=seed,
                verbose=verbose)
-
-    full = result if _usable_full(result, n, timesteps, input_mode, y is not None) else None
-    if full is None:
-        small = n <= max(n_c, 1)
-        full = snn.evaluate(x, y, return_counts=small, record_spikes=record if small else 0,
-                            **sim)
+    full, sub = _simulations(snn, x, y, result, n_c, record, sim)
     spiking = list(full.layer_stats)
-    sub = full if _usable_subset(full, n_c, record, spiking) else None
-    if sub is None and n_c > 0:
-        sub = snn.simulate(x[:n_c], return_counts=True, record_spikes=record, **sim)
-
-    # ANN side
     if y is not None and ann_accuracy is None and ann is not None:
-        from tfsnn.training import evaluate_ann
-
         ann_accuracy = evaluate_ann(ann, x, y, batch_size=batch_size)
     out_name = snn.output.name
-    analog = _analog(snn.specs, x[:n_c], spiking + [out_name], batch_size) if n_c else {}
     rate_coded = not hasattr(snn.module.DYNAMICS, "spike_values")
-    decoded = None
-    if n_c and not rate_coded:  # TTFS: decode the spike times, not the 0/1 counts
-        decoded = decoded_values(snn, x[:n_c], spiking, timesteps, input_mode, seed)
-
-    layers, arrays = {}, {"layers": {}}
-    kinds = {s.name: s.kind for s in snn.specs}
-    lambdas = {s.name: s.config.get("lambda") for s in snn.specs}
-    for name in spiking:
-        st = full.layer_stats[name]
-        d = {"kind": kinds.get(name, "?"), **layer_statistics(st, n, timesteps)}
-        lam = lambdas.get(name)
-        d["lambda"] = float(np.max(lam)) if lam is not None else 1.0
-        arr = {"step_counts": np.asarray(st.step_counts, np.float64),
-               "neuron_counts": np.asarray(st.neuron_counts, np.float64)}
-        if n_c:
-            counts = np.asarray(sub.sample_counts[name][:n_c], np.float64)
-            value = counts / timesteps if decoded is None else decoded[name]
-            act = np.asarray(analog[name], np.float64)
-            d["rate_correlation"] = pearson(np.clip(act, 0.0, 1.0), value)
-            d["rate_correlation_unclipped"] = pearson(act, value)
-            d["rate_rmse"] = float(np.sqrt(np.mean((value - np.clip(act, 0.0, 1.0)) ** 2)))
-            arr["sample_counts"] = counts
-            arr["snn_value"] = value
-            arr["ann_activation"] = act
-        else:
-            d["rate_correlation"] = d["rate_correlation_unclipped"] = d["rate_rmse"] = math.nan
-        if record and sub is not None and name in sub.spike_trains:
-            arr["spike_train"] = np.asarray(sub.spike_trains[name][:, :record])
-        d["n_correlation_samples"] = n_c
-        layers[name] = d
-        arrays["layers"][name] = arr
-
-    network = {"num_samples": n, "timesteps": timesteps, "input_mode": input_mode,
-               "encoding": getattr(snn, "encoding", "?"),
-               "snn_value": "rate" if rate_coded else "decoded spike time",
-               "ann_accuracy": math.nan if ann_accuracy is None else float(ann_accuracy),
-               "snn_accuracy": math.nan if full.accuracy is None else float(full.accuracy),
-               "spikes_per_image": float(full.spikes_per_image),
-               "total_spikes": float(full.total_spikes),
-               "input_spikes_per_image": float(full.input_spikes_per_image)}
-    network["accuracy_loss"] = network["ann_accuracy"] - network["snn_accuracy"]
-    if full.accuracy_per_step is not None:
-        acc = np.asarray(full.accuracy_per_step, np.float64)
-        network["accuracy_per_step"] = acc.tolist()
-        network["best_snn_accuracy"] = float(acc.max())
-        network["best_step"] = int(acc.argmax()) + 1
-        arrays["accuracy_per_step"] = acc
+    analog, decoded = _correlation_values(snn, x[:n_c], spiking, sim, rate_coded)
+    layers, layer_arrays = _layers(snn.specs, full, sub, analog, decoded, n, n_c, record, sim)
+    network, net_arrays = _network(snn, full, n, sim, rate_coded, ann_accuracy)
+    arrays = {"layers": layer_arrays, **net_arrays}
     if n_c:
         scores = np.asarray(sub.scores[:n_c], np.float64)
         network["readout_correlation"] = pearson(scores, analog[out_name])
@@ -290,6 +231,109 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
     return {"network": network, "layers": layers, "energy": energy, "_arrays": arrays}
 
 
-def jsonable(analysis: dict) -> dict:
-    """The analysis without ``"_arrays"`` (for ``json.dump``; nan stays nan)."""
-    return {k: v for k, v in analysis.items() if not k.startswith("_")}
+def _check_data(x, y):
+    """``x`` as an array and ``y`` as label indices; errors on empty or mismatched data."""
+    x = np.asarray(x)
+    n = len(x)
+    if n == 0:
+        raise ValueError("snn_activation_analysis needs at least one image (x is empty)")
+    if y is not None:
+        y = _labels(y)
+        if len(y) != n:
+            raise ValueError(f"x has {n} samples but y has {len(y)}")
+    return x, y
+
+
+def _simulations(snn, x, y, result, n_c, record, sim):
+    """The ``SimulationResult`` of all of ``x`` (``result`` when it fits) and the one with
+    per-image counts of the first ``n_c`` images (the same one when it has them)."""
+    n = len(x)
+    full = result if _usable_full(result, n, sim["timesteps"], sim["input_mode"],
+                                  y is not None) else None
+    if full is None:
+        small = n <= max(n_c, 1)
+        full = snn.evaluate(x, y, return_counts=small, record_spikes=record if small else 0,
+                            **sim)
+    sub = full if _usable_subset(full, n_c, record, list(full.layer_stats)) else None
+    if sub is None and n_c > 0:
+        sub = snn.simulate(x[:n_c], return_counts=True, record_spikes=record, **sim)
+    return full, sub
+
+
+def _correlation_values(snn, x_c, spiking, sim, rate_coded):
+    """On the correlation images ``x_c``: the normalized ANN activations of the spiking layers
+    and the readout, and for TTFS the decoded SNN values (None for rate coding)."""
+    if not len(x_c):
+        return {}, None
+    analog = _analog(snn.specs, x_c, spiking + [snn.output.name], sim["batch_size"])
+    decoded = None
+    if not rate_coded:  # TTFS: decode the spike times, not the 0/1 counts
+        decoded = decoded_values(snn, x_c, spiking, sim["timesteps"], sim["input_mode"],
+                                 sim["seed"])
+    return analog, decoded
+
+
+def _layers(specs, full, sub, analog, decoded, n, n_c, record, sim):
+    """Per spiking layer: its scalar statistics and its arrays (for plots)."""
+    timesteps = sim["timesteps"]
+    kinds = {s.name: s.kind for s in specs}
+    lambdas = {s.name: s.config.get("lambda") for s in specs}
+    layers, arrays = {}, {}
+    for name, st in full.layer_stats.items():
+        lam = lambdas.get(name)
+        d = {"kind": kinds.get(name, "?"), **layer_statistics(st, n, timesteps),
+             "lambda": float(np.max(lam)) if lam is not None else 1.0}
+        arr = {"step_counts": np.asarray(st.step_counts, np.float64),
+               "neuron_counts": np.asarray(st.neuron_counts, np.float64)}
+        if n_c:
+            counts = np.asarray(sub.sample_counts[name][:n_c], np.float64)
+            value = counts / timesteps if decoded is None else decoded[name]
+            act = np.asarray(analog[name], np.float64)
+            d.update(_rate_comparison(act, value))
+            arr.update(sample_counts=counts, snn_value=value, ann_activation=act)
+        else:
+            d.update(dict.fromkeys(RATE_COMPARISON, math.nan))
+        if record and sub is not None and name in sub.spike_trains:
+            arr["spike_train"] = np.asarray(sub.spike_trains[name][:, :record])
+        d["n_correlation_samples"] = n_c
+        layers[name] = d
+        arrays[name] = arr
+    return layers, arrays
+
+
+def _rate_comparison(act, value) -> dict:
+    """SNN value against the normalized ANN activation ``act`` (clipped to [0, 1]): Pearson
+    correlation with and without the clip, and ``sqrt(mean((value - clip(act))^2))``."""
+    clipped = np.clip(act, 0.0, 1.0)
+    return {"rate_correlation": pearson(clipped, value),
+            "rate_correlation_unclipped": pearson(act, value),
+            "rate_rmse": float(np.sqrt(np.mean((value - clipped) ** 2)))}
+
+
+def _network(snn, full, n, sim, rate_coded, ann_accuracy):
+    """The network-level entries (see module docstring) and the accuracy-per-step array."""
+    network = {"num_samples": n, "timesteps": sim["timesteps"], "input_mode": sim["input_mode"],
+               "encoding": getattr(snn, "encoding", "?"),
+               "snn_value": "rate" if rate_coded else "decoded spike time",
+               "ann_accuracy": math.nan if ann_accuracy is None else float(ann_accuracy),
+               "snn_accuracy": math.nan if full.accuracy is None else float(full.accuracy),
+               "spikes_per_image": float(full.spikes_per_image),
+               "total_spikes": float(full.total_spikes),
+               "input_spikes_per_image": float(full.input_spikes_per_image)}
+    network["accuracy_loss"] = network["ann_accuracy"] - network["snn_accuracy"]
+    arrays = {}
+    if full.accuracy_per_step is not None:
+        acc = np.asarray(full.accuracy_per_step, np.float64)
+        network["accuracy_per_step"] = acc.tolist()
+        network["best_snn_accuracy"] = float(acc.max())
+        network["best_step"] = int(acc.argmax()) + 1
+        arrays["accuracy_per_step"] = acc
+    return network, arrays
+
+
+def jsonable(analysis: dict, nonfinite: str = "null") -> dict:
+    """The analysis without ``"_arrays"`` as plain JSON types (``tfsnn.jsonutil.to_jsonable``:
+    numpy values to Python, non-finite floats to ``None``, or to strings with
+    ``nonfinite="string"``)."""
+    return to_jsonable({k: v for k, v in analysis.items() if not k.startswith("_")},
+                       nonfinite=nonfinite)

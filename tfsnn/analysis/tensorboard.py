@@ -1,11 +1,11 @@
-"""TensorBoard logs of an experiment: ``log_experiment(exp, result)``.
+"""TensorBoard logs of one run: ``log_run(run_dir, analysis, metrics, hparams, ...)``.
 
-Writes under ``exp.run_dir`` (``<logdir>/<name>/<run>``); view with
+Takes plain data (``Experiment.log`` passes its own); view with
 ``tensorboard --logdir <logdir>``. Tags (``<layer>`` = a spiking layer, step 0 unless noted):
 
-- Scalars: ``metrics/<key>`` for every finite ``ExperimentResult.metrics()`` value
-  (``ann_accuracy``, ``snn_accuracy``, ``accuracy_loss``, ``spikes_per_image``,
-  ``energy_ratio``, ...); ``accuracy/snn_per_step`` (step = t, 1..T);
+- Scalars: ``metrics/<key>`` for every finite value of ``metrics``
+  (``ExperimentResult.metrics()``: ``ann_accuracy``, ``snn_accuracy``, ``accuracy_loss``,
+  ``spikes_per_image``, ``energy_ratio``, ...); ``accuracy/snn_per_step`` (step = t, 1..T);
   ``network/readout_correlation``, ``network/best_snn_accuracy``;
   ``layers/<layer>/<stat>`` for the statistics of ``tfsnn.analysis.statistics.LAYER_SCALARS``;
   ``energy/{ann,snn}_joules``, ``energy/{ann,snn}_macs``, ``energy/snn_acs``,
@@ -15,10 +15,10 @@ Writes under ``exp.run_dir`` (``<logdir>/<name>/<run>``); view with
   per count), ``ann_weights/<weight path>`` (Keras ANN), ``snn_weights/<layer>/{kernel,bias}``
   (the normalized SNN).
 - Graphs tab: the ANN traced as a ``tf.function`` (TensorFlow backend only).
-- HParams tab: ``exp.hparams()`` with the scalars above as metrics.
+- HParams tab: ``hparams`` with the scalars above as metrics.
 - Images: ``plots/<name>`` (``tfsnn.analysis.plots``); the PNGs also go to ``<run_dir>/plots/``.
 - Text: ``summary`` (``ExperimentResult.summary()``); the analysis without arrays goes to
-  ``<run_dir>/analysis.json``.
+  ``<run_dir>/analysis.json`` (non-finite values as ``null``).
 
 TensorFlow is imported here only. Without it, only the PNGs and the JSON are written and a
 warning says so (e.g. on a JAX-only machine).
@@ -33,6 +33,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from tfsnn.analysis.plots import save_all_plots
+from tfsnn.analysis.statistics import LAYER_SCALARS, jsonable
 
 
 def _finite(v) -> bool:
@@ -53,44 +56,32 @@ def _write_buckets(tf, tag, edges_counts, step=0, description=""):
     tf.summary.write(tag, tf.constant(data), step=step, metadata=meta)
 
 
-def _write_json(path: Path, analysis: dict):
-    from tfsnn.analysis.statistics import jsonable
-
-    def fix(o):
-        if isinstance(o, dict):
-            return {str(k): fix(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [fix(v) for v in o]
-        if isinstance(o, (np.floating, np.integer)):
-            o = o.item()
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        return o
-
-    path.write_text(json.dumps(fix(jsonable(analysis)), indent=1))
+def write_analysis_json(path, analysis: dict) -> None:
+    """``analysis`` without its arrays as JSON (``statistics.jsonable``: NaN and inf as null)."""
+    Path(path).write_text(json.dumps(jsonable(analysis, nonfinite="null"), indent=1))
 
 
-def log_experiment(exp, result, plots=True):
-    """Write the TensorBoard logs (see module docstring) of ``exp`` and its ``result``.
+def log_run(run_dir, analysis: dict, metrics: dict, hparams: dict, summary: str = "", *,
+            trial_id: str | None = None, ann=None, snn=None, plots: bool = True) -> Path:
+    """Write the TensorBoard logs of one run (see module docstring) into ``run_dir``.
 
-    Computes ``result.analysis`` with ``exp.snn_activation_analysis()`` when it is missing.
-    Returns the run directory, or None when ``exp.logdir`` is None.
+    Args:
+        run_dir: the run's directory (created if missing).
+        analysis: the dict of ``tfsnn.analysis.statistics.snn_activation_analysis``.
+        metrics: scalar metrics (``ExperimentResult.metrics()``).
+        hparams: the run's parameters for the HParams tab.
+        summary: text shown in the Text tab.
+        trial_id: the HParams trial id (e.g. ``"<name>/<run>"``).
+        ann: the Keras ANN (weight histograms and graph), or None.
+        snn: the ``SpikingModel`` (weight histograms), or None.
+        plots: also draw the plots of ``tfsnn.analysis.plots``.
+
+    Returns ``run_dir`` as a ``Path``.
     """
-    if exp.run_dir is None:
-        warnings.warn("log_experiment: the experiment has logdir=None; nothing is logged",
-                      stacklevel=2)
-        return None
-    run_dir = Path(exp.run_dir)
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if result.analysis is None:
-        result.analysis = exp.snn_activation_analysis()
-    analysis = result.analysis
-    _write_json(run_dir / "analysis.json", analysis)
-    png = []
-    if plots:
-        from tfsnn.analysis.plots import save_all_plots
-
-        png = save_all_plots(analysis, run_dir / "plots")
+    write_analysis_json(run_dir / "analysis.json", analysis)
+    png = save_all_plots(analysis, run_dir / "plots") if plots else []
     if importlib.util.find_spec("tensorflow") is None:
         warnings.warn("TensorFlow is not installed: no TensorBoard event files are written "
                       f"(plots and analysis.json are in {run_dir}). Install tensorflow (or "
@@ -100,21 +91,21 @@ def log_experiment(exp, result, plots=True):
 
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
-        _log_scalars(tf, result, analysis)
-        _log_histograms(tf, exp, analysis)
-        _log_hparams(exp, result)
+        _log_scalars(tf, metrics, analysis)
+        _log_histograms(tf, analysis, ann, snn)
+        _log_hparams(hparams, trial_id)
         for path in png:
             img = tf.io.decode_png(tf.io.read_file(str(path)), channels=4)
             tf.summary.image(_tag("plots", Path(path).stem), img[None], step=0)
-        tf.summary.text("summary", "```\n" + result.summary() + "\n```", step=0)
+        tf.summary.text("summary", "```\n" + summary + "\n```", step=0)
         writer.flush()
-    _log_graph(tf, exp, writer)
+    _log_graph(tf, ann, writer)
     writer.close()
     return run_dir
 
 
-def _log_scalars(tf, result, analysis):
-    for k, v in result.metrics().items():
+def _log_scalars(tf, metrics, analysis):
+    for k, v in metrics.items():
         if _finite(v):
             tf.summary.scalar(_tag("metrics", k), float(v), step=0)
     net = analysis["network"]
@@ -123,8 +114,6 @@ def _log_scalars(tf, result, analysis):
     for k in ("readout_correlation", "best_snn_accuracy"):
         if _finite(net.get(k)):
             tf.summary.scalar(_tag("network", k), float(net[k]), step=0)
-    from tfsnn.analysis.statistics import LAYER_SCALARS
-
     for name, d in analysis["layers"].items():
         for k in LAYER_SCALARS:
             if _finite(d.get(k)):
@@ -143,7 +132,7 @@ def _log_scalars(tf, result, analysis):
                                   row[f"{side}_energy"], step=0)
 
 
-def _log_histograms(tf, exp, analysis):
+def _log_histograms(tf, analysis, ann, snn):
     arrays = analysis.get("_arrays", {}).get("layers", {})
     for name, arr in arrays.items():
         h = np.asarray(arr["step_counts"], np.float64)
@@ -158,35 +147,34 @@ def _log_histograms(tf, exp, analysis):
             _write_buckets(tf, _tag("spike_counts", name),
                            np.stack([k - 0.5, k + 0.5, counts], 1),
                            description="spike count per (image, neuron), correlation images")
-    if exp.ann is not None:
-        for w in exp.ann.weights:
+    if ann is not None:
+        for w in ann.weights:
             data = np.asarray(w.numpy() if hasattr(w, "numpy") else w)
             tf.summary.histogram(_tag("ann_weights", getattr(w, "path", w.name)), data, step=0)
-    if exp.snn is not None:
-        for s in exp.snn.specs:
+    if snn is not None:
+        for s in snn.specs:
             if s.kernel is not None:
                 tf.summary.histogram(_tag("snn_weights", s.name, "kernel"), s.kernel, step=0)
                 tf.summary.histogram(_tag("snn_weights", s.name, "bias"), s.bias, step=0)
 
 
-def _log_hparams(exp, result):
+def _log_hparams(hparams, trial_id):
     from tensorboard.plugins.hparams import api as hp
 
-    hp.hparams({k: v for k, v in exp.hparams().items()},
-               trial_id=f"{exp.name}/{exp.run_name}")
+    hp.hparams(dict(hparams), trial_id=trial_id)
 
 
-def _log_graph(tf, exp, writer):
+def _log_graph(tf, ann, writer):
     import keras
 
-    if exp.ann is None:
+    if ann is None:
         return
     if keras.backend.backend() != "tensorflow":
         warnings.warn(f"the ANN graph is only logged with the TensorFlow backend (this is "
                       f"{keras.backend.backend()!r})", stacklevel=3)
         return
-    shape = (1,) + tuple(int(d) for d in exp.ann.input_shape[1:])
-    forward = tf.function(lambda x: exp.ann(x, training=False))
+    shape = (1,) + tuple(int(d) for d in ann.input_shape[1:])
+    forward = tf.function(lambda x: ann(x, training=False))
     tf.summary.trace_on(graph=True, profiler=False)
     try:
         forward(tf.zeros(shape, tf.float32))

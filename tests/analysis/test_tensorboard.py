@@ -157,15 +157,40 @@ def test_images_graph_hparams(logged, tensorboard):
 def test_no_tensorflow_warns_and_writes_plots(logged, monkeypatch):
     import importlib.util
 
-    from tfsnn.analysis.tensorboard import log_experiment
-
     exp, result, logdir = logged
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tensorflow" else real(name, *a))
     monkeypatch.setattr(exp, "run_name", "no_tf")
     with pytest.warns(UserWarning, match="TensorFlow is not installed"):
-        run_dir = log_experiment(exp, result)
+        run_dir = exp.log(result)
     assert run_dir == logdir / "tbtest" / "no_tf"
     assert (run_dir / "plots" / "energy_per_layer.png").exists()
     assert not list(run_dir.glob("events.out.tfevents.*"))
+
+
+def test_log_run_takes_plain_data(logged, tmp_path):
+    import math
+
+    from tfsnn.analysis.tensorboard import log_run
+
+    exp, result, _ = logged
+    analysis = {**result.analysis, "network": {**result.analysis["network"],
+                                               "readout_correlation": math.nan}}
+    run_dir = log_run(tmp_path / "plain", analysis, {"snn_accuracy": 0.5}, {"timesteps": 20},
+                      "a summary", plots=False)
+    assert run_dir == tmp_path / "plain"
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert not (run_dir / "plots").exists()
+    text = (run_dir / "analysis.json").read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["network"]["readout_correlation"] is None
+
+
+def test_log_without_logdir_warns(logged):
+    exp, result, _ = logged
+    from tfsnn.experiment import Experiment
+
+    quiet = Experiment(exp.config, logdir=None)
+    with pytest.warns(UserWarning, match="logdir=None; nothing is logged"):
+        assert quiet.log(result) is None
