@@ -21,12 +21,10 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from tfsnn.optimization import sweep_from_config
+    from tfsnn.sweeps import describe_study, sweep_from_config
 
     study = sweep_from_config(args.config, n_trials=args.trials, storage=args.storage,
                               study_name=args.study)
-    from tfsnn.optimization import describe_study
-
     print(describe_study(study))
     return 0
 
