@@ -6,6 +6,8 @@ import pytest
 
 import tfsnn
 
+pytestmark = pytest.mark.jax  # the conversion runs on every backend
+
 
 def _mlp(rng):
     keras.utils.set_random_seed(1)

@@ -10,6 +10,8 @@ from tfsnn.conversion.forward import layer_forward
 from tfsnn.conversion.normalize import NUM_BINS, compute_scales, normalize, propagate_scales
 from tfsnn.ir import LayerSpec
 
+pytestmark = pytest.mark.jax  # the conversion runs on every backend
+
 
 def _np(x):
     return ops.convert_to_numpy(x)

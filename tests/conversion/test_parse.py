@@ -8,6 +8,8 @@ from keras import ops
 from tfsnn.conversion import SUPPORTED_LAYERS, ConversionError, analog_forward, parse
 from tfsnn.conversion.parse import RULES
 
+pytestmark = pytest.mark.jax  # the conversion runs on every backend
+
 
 def _np(x):
     return ops.convert_to_numpy(x)

@@ -53,7 +53,7 @@ import math
 
 import numpy as np
 
-from tfsnn.ir import by_name, readout_spec
+from tfsnn.ir import by_name, post_readout, readout_spec
 from tfsnn.ir.geometry import window_connectivity
 
 E_MAC = 4.6e-12
@@ -144,10 +144,8 @@ def _through(reach: _Reach, spec) -> _Reach:
 
 
 def _readout_and_after(specs, readout=None):
-    if readout is None:
-        readout = readout_spec(specs)
-    names = [s.name for s in specs]
-    return readout, set(names[names.index(readout.name) + 1:])
+    readout = readout_spec(specs) if readout is None else readout
+    return readout, set(post_readout(specs, readout))
 
 
 def receivers(specs, readout=None) -> list:

@@ -162,7 +162,7 @@ def decoded_values(snn, x, names, timesteps, input_mode="constant", seed=0,
     x = np.asarray(x)
     names = list(names)
     dyn = snn.module.DYNAMICS
-    if not hasattr(dyn, "spike_values"):  # rates: the counts are enough
+    if not dyn.temporal_code:  # rates: the counts are enough
         res = snn.simulate(x, timesteps, input_mode=input_mode, seed=seed, return_counts=True)
         return {k: np.asarray(res.sample_counts[k], np.float64) / timesteps for k in names}
     weights = {}
@@ -217,7 +217,7 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
     if y is not None and ann_accuracy is None and ann is not None:
         ann_accuracy = evaluate_ann(ann, x, y, batch_size=batch_size)
     out_name = snn.output.name
-    rate_coded = not hasattr(snn.module.DYNAMICS, "spike_values")
+    rate_coded = not snn.module.DYNAMICS.temporal_code
     analog, decoded = _correlation_values(snn, x[:n_c], spiking, sim, rate_coded)
     layers, layer_arrays = _layers(snn.specs, full, sub, analog, decoded, n, n_c, record, sim)
     network, net_arrays = _network(snn, full, n, sim, rate_coded, ann_accuracy)

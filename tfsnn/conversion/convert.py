@@ -47,15 +47,14 @@ def convert(ann, x_norm=None, encoding="rate", normalization="percentile", perce
     meta = {"normalization": normalization, "percentile": percentile,
             "channelwise": channelwise,
             "lambdas": {k: float(np.max(v)) for k, v in lambdas.items()}}
-    if hasattr(module, "prepare"):  # encoding-specific post-processing of the specs
-        norm_specs, dyn = module.prepare(norm_specs, dyn)
+    norm_specs, dyn = module.prepare(norm_specs, dyn)  # the encoding's step of the conversion
     return SpikingModel(norm_specs, encoding, threshold, v_init, tau, dyn, meta=meta)
 
 
 def _neuron_params(module, v_init, dyn_params) -> tuple[float, dict]:
     """``v_init`` (the encoding's default unless given) and the encoding's parameters: its
     ``DEFAULTS`` updated by ``dyn_params``."""
-    defaults = dict(getattr(module, "DEFAULTS", {}))
+    defaults = dict(module.DEFAULTS)
     if v_init is None:
         v_init = defaults.pop("v_init", 0.0)
     else:

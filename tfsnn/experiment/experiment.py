@@ -97,46 +97,22 @@ def _setting(name: str) -> property:
 class Experiment:
     """One ANN -> SNN experiment (see module docstring).
 
-    ``Experiment(**kwargs)`` takes the fields of ``ExperimentConfig`` as keyword arguments
+    ``Experiment(**kwargs)`` takes the fields of ``ExperimentConfig`` as arguments
     (documented there); ``Experiment(config, **changes)`` takes a config and replaces the
-    given fields. Invalid settings raise ``ValueError`` here, before any work.
+    given fields. Invalid settings raise ``ValueError`` here, before any work. Every field
+    is also an attribute that reads and writes the config (``exp.timesteps``); ``dataset``
+    and ``model`` are ``exp.dataset_spec`` and ``exp.model_spec`` (``exp.dataset`` is the
+    loaded ``Dataset``).
     """
 
-    name = _setting("name")
-    dataset_spec = _setting("dataset")
-    model_spec = _setting("model")
-    encoding = _setting("encoding")
-    timesteps = _setting("timesteps")
-    normalization = _setting("normalization")
-    percentile = _setting("percentile")
-    channelwise = _setting("channelwise")
-    scale = _setting("scale")
-    epochs = _setting("epochs")
-    batch_size = _setting("batch_size")
-    seed = _setting("seed")
-    logdir = _setting("logdir")
-    input_mode = _setting("input_mode")
-    threshold = _setting("threshold")
-    v_init = _setting("v_init")
-    tau = _setting("tau")
-    n_norm = _setting("n_norm")
-    n_test = _setting("n_test")
-    sim_batch_size = _setting("sim_batch_size")
-    learning_rate = _setting("learning_rate")
-    early_stopping = _setting("early_stopping")
-    train = _setting("train")
-    activation = _setting("activation")
-    clamp = _setting("clamp")
-    model_kwargs = _setting("model_kwargs")
-    verbose = _setting("verbose")
-    encoding_params = _setting("encoding_params")
-    analysis = _setting("analysis")
-
-    def __init__(self, config: ExperimentConfig | None = None, /, **kwargs):
-        if config is None:
-            config = ExperimentConfig(**kwargs)
-        elif kwargs:
-            config = dataclasses.replace(config, **kwargs)
+    def __init__(self, *args, **kwargs):
+        if args and isinstance(args[0], ExperimentConfig):
+            if len(args) > 1:
+                raise TypeError("Experiment(config, **changes) takes no further positional "
+                                "arguments")
+            config = dataclasses.replace(args[0], **kwargs) if kwargs else args[0]
+        else:  # the settings, positionally in ExperimentConfig's field order, or by name
+            config = ExperimentConfig(*args, **kwargs)
         self.config = config
         self.run_name = config.run or datetime.now().strftime("%Y%m%d-%H%M%S")
         self.timings: dict = {}
@@ -225,7 +201,7 @@ class Experiment:
         if self.ann is None:
             self.train_ann()
         params = dict(self.encoding_params)
-        if "timesteps" in getattr(encoding_module(self.encoding), "DEFAULTS", {}):
+        if "timesteps" in encoding_module(self.encoding).DEFAULTS:
             params.setdefault("timesteps", self.timesteps)  # TTFS windows fit the run
         t = time.perf_counter()
         self.snn = convert_ann(self.ann, self.dataset.x_train[:self.n_norm],
@@ -311,3 +287,14 @@ class Experiment:
             result.logdir = str(self.run_dir)
         self.result = result
         return result
+
+
+#: attribute names of the fields whose own name means something else on an Experiment
+#: (``exp.run()`` runs it; the run name is ``exp.run_name``)
+_ATTRIBUTE = {"dataset": "dataset_spec", "model": "model_spec", "run": None}
+for _field in dataclasses.fields(ExperimentConfig):
+    _attr = _ATTRIBUTE.get(_field.name, _field.name)
+    if _attr is not None:
+        if hasattr(Experiment, _attr):  # a setting must not hide a method
+            raise TypeError(f"ExperimentConfig field {_field.name!r} hides Experiment.{_attr}")
+        setattr(Experiment, _attr, _setting(_field.name))

@@ -113,9 +113,10 @@ def readout_spec(specs: list[LayerSpec]) -> LayerSpec:
     return s
 
 
-def post_readout(specs: list[LayerSpec]) -> list[str]:
-    """Names of the linear layers after the readout (they act on integrated potentials)."""
-    ro = readout_spec(specs)
+def post_readout(specs: list[LayerSpec], readout: LayerSpec | None = None) -> list[str]:
+    """Names of the linear layers after the readout (they act on integrated potentials);
+    ``readout`` defaults to ``readout_spec(specs)``."""
+    ro = readout_spec(specs) if readout is None else readout
     names = [s.name for s in specs]
     return names[names.index(ro.name) + 1:]
 

@@ -68,3 +68,10 @@ class Dynamics:
     def has_constant_counts(self, params, timesteps) -> bool:
         """Whether ``constant_counts`` gives exact spike counts under a constant current."""
         return False
+
+    #: whether a spike's time carries its value (``spike_values``); else the rate does
+    temporal_code: bool = False
+
+    def spike_values(self, timesteps, params):
+        """The value a spike at each step ``t = 0..T-1`` carries (temporal codes only)."""
+        raise NotImplementedError(f"the {self.name} code is a rate code: decode by counting")

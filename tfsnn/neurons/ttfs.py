@@ -85,6 +85,7 @@ class TTFSDynamics(Dynamics):
     ``code`` is the code ``g``: "linear", "exp" or "clamped"."""
 
     name = "ttfs"
+    temporal_code = True
     Params = TTFSParams
     defaults = TTFSParams()
     state_names = ("v", "bias", "t")
