@@ -15,7 +15,9 @@ Modules, in import order:
   ordinal numbers in vectorised chunks; window geometry from ``tfsnn.ir.geometry``.
 - ``sources``: where the positions of a tensor come from (through flatten and concat).
 - ``floatfmt``: the vectorised 7-significant-digit float formatter of the CSV writer.
+- ``safepickle``: the restricted unpickler (numpy arrays and plain values only).
 - ``export``: CSV, pickle and networkx writers and the pickle reader.
+- ``parquet``: the Parquet writer and reader (edges, and nodes with rates and biases).
 - ``graph``: ``SynapseGraph`` and the entry points ``synapse_graph``, ``build_synapse_graph``,
   ``rates_from_result``, ``pickle_to_csv``.
 
@@ -33,7 +35,8 @@ from tfsnn.analysis.synapse_graph.graph import (
     rates_from_result,
     synapse_graph,
 )
+from tfsnn.analysis.synapse_graph.parquet import ParquetGraph, nodes_path, read_parquet
 
-__all__ = ["CSV_DIGITS", "CSV_HEADER", "EdgeChunk", "StoredLayer", "SynapseGraph",
-           "build_synapse_graph", "format_float_words", "format_floats", "pickle_to_csv",
-           "rates_from_result", "synapse_graph"]
+__all__ = ["CSV_DIGITS", "CSV_HEADER", "EdgeChunk", "ParquetGraph", "StoredLayer",
+           "SynapseGraph", "build_synapse_graph", "format_float_words", "format_floats",
+           "nodes_path", "pickle_to_csv", "rates_from_result", "read_parquet", "synapse_graph"]

@@ -7,8 +7,11 @@ digits (``floatfmt``). Each chunk of rows is built as a ``(rows, words)`` uint64
 zero-padded text (source field, destination field, value) looked up in per-group index tables;
 removing the zero bytes yields the CSV text, so no Python code runs per row.
 
-The pickle stores the layer specs (shapes, weights, config) and the firing rates; the edges
-are regenerated on load.
+The pickle stores the layer specs (shapes, weights, biases, config) and the firing rates; the
+edges are regenerated on load. It is read with a restricted unpickler (``safepickle``) that
+resolves only numpy's array reconstruction, so a crafted file cannot run code.
+
+Every writer replaces its file only when the file is complete (``tfsnn.fileio``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,15 @@ import numpy as np
 
 from tfsnn.analysis.synapse_graph.floatfmt import FLOAT_WORDS, format_float_words
 from tfsnn.analysis.synapse_graph.projections import check_chunk_size
+from tfsnn.analysis.synapse_graph.safepickle import restricted_load
+from tfsnn.fileio import atomic_write
 
 CSV_HEADER = "source_group,source_neuron,dest_group,dest_neuron,edge"
 #: significant digits of the edge values written to CSV
 CSV_DIGITS = 7
+
+#: what an edge value is (stored in the pickle and the Parquet metadata)
+EDGE_DEFINITION = "rate(pre) * weight; pooling weight 1"
 
 PICKLE_FORMAT = "tfsnn.synapse_graph"
 PICKLE_VERSION = 1
@@ -40,6 +48,7 @@ class StoredLayer:
     output_shape: tuple
     kernel: np.ndarray | None = None
     config: dict = field(default_factory=dict)
+    bias: np.ndarray | None = None
 
 
 # -------------------------------------------------------------------------------------- CSV
@@ -134,7 +143,7 @@ def write_csv(graph, path, chunk_size: int = 1 << 16) -> int:
         return tables[gid]
 
     written = 0
-    with open(path, "wb") as f:
+    with atomic_write(path, "wb") as f:
         f.write((CSV_HEADER + "\n").encode())
         for p, (_spec, dgid, src, proj) in enumerate(graph.links):
             if proj.total:
@@ -150,41 +159,55 @@ def write_csv(graph, path, chunk_size: int = 1 << 16) -> int:
 
 
 def write_pickle(specs, rates: dict, path) -> None:
-    """Pickle the layer specs (shapes, weights, config) and the firing rates."""
+    """Pickle the layer specs (shapes, weights, biases, config) and the firing rates."""
     payload = {
         "format": PICKLE_FORMAT,
         "version": PICKLE_VERSION,
-        "edge": "rate(pre) * weight; pooling weight 1",
+        "edge": EDGE_DEFINITION,
         "specs": [
             {"name": s.name, "kind": s.kind, "inputs": list(s.inputs),
              "input_shape": tuple(s.input_shape), "output_shape": tuple(s.output_shape),
              "kernel": None if s.kernel is None else np.asarray(s.kernel),
+             "bias": None if getattr(s, "bias", None) is None else np.asarray(s.bias),
              "config": dict(s.config)}
             for s in specs
         ],
         "rates": {n: r for n, r in rates.items()},
     }
-    with open(path, "wb") as f:
+    with atomic_write(path, "wb") as f:
         pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def read_pickle(path) -> tuple[list[StoredLayer], dict]:
-    """``(specs, rates)`` of a file written by ``write_pickle`` (only load files you trust:
-    pickle runs code)."""
+    """``(specs, rates)`` of a file written by ``write_pickle``. Only numpy arrays and plain
+    Python values load (``safepickle``): a file naming any other global is refused with a
+    ``ValueError`` before anything in it runs."""
     with open(path, "rb") as f:
-        payload = pickle.load(f)
+        payload = restricted_load(f, source=str(path))
     if not isinstance(payload, dict) or payload.get("format") != PICKLE_FORMAT:
         raise ValueError(f"{path} is not a tfsnn synapse graph pickle "
                          f"(write one with SynapseGraph.to_pickle)")
     if payload.get("version") != PICKLE_VERSION:
         raise ValueError(f"{path}: synapse graph pickle version {payload.get('version')} is "
                          f"not supported (this tfsnn reads version {PICKLE_VERSION})")
-    specs = [StoredLayer(name=d["name"], kind=d["kind"], inputs=list(d["inputs"]),
-                         input_shape=tuple(d["input_shape"]),
-                         output_shape=tuple(d["output_shape"]), kernel=d["kernel"],
-                         config=dict(d["config"]))
-             for d in payload["specs"]]
-    return specs, payload["rates"]
+    specs, rates = payload.get("specs"), payload.get("rates")
+    if not isinstance(specs, list) or not isinstance(rates, dict):
+        raise ValueError(f"{path}: a synapse graph pickle needs a 'specs' list and a 'rates' "
+                         f"dict; the file is damaged")
+    return [_stored_layer(d, i, path) for i, d in enumerate(specs)], rates
+
+
+_SPEC_KEYS = ("name", "kind", "inputs", "input_shape", "output_shape", "kernel", "config")
+
+
+def _stored_layer(d, i: int, path) -> StoredLayer:
+    missing = [k for k in _SPEC_KEYS if k not in d] if isinstance(d, dict) else list(_SPEC_KEYS)
+    if missing:
+        raise ValueError(f"{path}: layer {i} of the synapse graph pickle lacks {missing}; the "
+                         f"file is damaged")
+    return StoredLayer(name=d["name"], kind=d["kind"], inputs=list(d["inputs"]),
+                       input_shape=tuple(d["input_shape"]), output_shape=tuple(d["output_shape"]),
+                       kernel=d["kernel"], config=dict(d["config"]), bias=d.get("bias"))
 
 
 # --------------------------------------------------------------------------------- networkx
@@ -192,8 +215,8 @@ def read_pickle(path) -> tuple[list[StoredLayer], dict]:
 
 def to_networkx(graph, max_edges: int = 1_000_000, multigraph: bool = False):
     """A ``networkx.DiGraph`` of ``graph``: nodes ``(group name, index tuple)`` with attributes
-    ``group``, ``index`` and ``rate`` (all neurons of all groups; rate ``None`` where none was
-    given); edges with attribute ``edge``.
+    ``group``, ``index``, ``rate`` and ``bias`` (all neurons of all groups; rate ``None`` where
+    none was given, bias ``None`` for groups without one); edges with attribute ``edge``.
     Raises ``ValueError`` when the graph has more than ``max_edges`` synapses."""
     import networkx as nx
 
@@ -210,8 +233,10 @@ def to_networkx(graph, max_edges: int = 1_000_000, multigraph: bool = False):
         keys.append([(name, ix) for ix in index])
         rate = graph.rates.get(name)
         rate = [None] * n_neurons if rate is None else rate.reshape(-1).tolist()
-        nxg.add_nodes_from((key, {"group": name, "index": key[1], "rate": r})
-                           for key, r in zip(keys[-1], rate))
+        bias = graph.neuron_biases(name)
+        bias = [None] * n_neurons if bias is None else bias.tolist()
+        nxg.add_nodes_from((key, {"group": name, "index": key[1], "rate": r, "bias": b})
+                           for key, r, b in zip(keys[-1], rate, bias))
     for c in graph.iter_chunks():
         nxg.add_edges_from(
             (keys[sg][sn], keys[dg][dn], {"edge": e})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tfsnn.analysis.synapse_graph.export import read_pickle, to_networkx, write_csv, write_pickle
+from tfsnn.analysis.synapse_graph.parquet import write_parquet
 from tfsnn.analysis.synapse_graph.projections import Projection, check_chunk_size, projection_for
 from tfsnn.analysis.synapse_graph.sources import Source, concat_source, flatten_source
 from tfsnn.ir.kinds import kind, kinds_where
@@ -58,7 +59,9 @@ class SynapseGraph:
     ``specs``: the converted network (``LayerSpec`` list, topological order); ``rates``: group
     name -> firing rate per neuron (spikes per timestep), shaped like the group's output. Rates
     are required for every group with outgoing synapses; the others (e.g. a readout layer that
-    integrates without spiking) may be left out."""
+    integrates without spiking) may be left out. Biases come from the specs (``spec.bias``, one
+    per output channel, for the groups that have one) and are node attributes
+    (``neuron_biases``, ``to_networkx``, the nodes table of ``to_parquet``), not synapses."""
 
     def __init__(self, specs: list[LayerSpec], rates: dict):
         self.specs = list(specs)
@@ -86,6 +89,8 @@ class SynapseGraph:
         #: group ids with outgoing synapses: their rates weight the edges
         self._presynaptic = sorted({g for link in self.links for g in link.source.groups()})
         self.rates = self._check_rates(rates)
+        #: group name -> bias per output channel (groups whose spec has a bias)
+        self.biases = self._check_biases()
         self._rate_flat = [self.rates[n].reshape(-1) if n in self.rates else None
                            for n in self.group_names]
 
@@ -127,6 +132,19 @@ class SynapseGraph:
             out[name] = r
         return out
 
+    def _check_biases(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, shape in zip(self.group_names, self.group_shapes):
+            bias = getattr(self._by_name[name], "bias", None)
+            if bias is None:
+                continue
+            bias = np.asarray(bias)
+            if bias.shape != shape[-1:]:
+                raise ValueError(f"bias of group {name!r} has shape {bias.shape}, expected one "
+                                 f"value per output channel {shape[-1:]}")
+            out[name] = bias
+        return out
+
     def _single_input(self, spec) -> str:
         if len(spec.inputs) != 1:
             raise ValueError(f"layer {spec.name!r} ({spec.kind}) must have exactly one input, "
@@ -161,6 +179,15 @@ class SynapseGraph:
         """Multi-dimensional index of flat neuron index(es) ``flat`` in ``group``."""
         gid = self._gid[group] if isinstance(group, str) else int(group)
         return np.unravel_index(flat, self.group_shapes[gid])
+
+    def neuron_biases(self, group: str) -> np.ndarray | None:
+        """Bias of each (flat) neuron of ``group`` (its channel's bias), as float64; ``None``
+        for a group without biases (the input, pooling)."""
+        bias = self.biases.get(group)
+        if bias is None:
+            return None
+        shape = self.group_shapes[self._gid[group]]
+        return np.broadcast_to(bias.astype(np.float64), shape).reshape(-1)
 
     def input_rates(self, src: Source) -> np.ndarray:
         """Firing rate of each (flat) position of the tensor behind ``src``."""
@@ -199,24 +226,38 @@ class SynapseGraph:
         """Write ``source_group,source_neuron,dest_group,dest_neuron,edge`` rows; neuron indices
         as their components joined by ``_`` (``3_14_0``; ``17`` for a 1-D group), edge values
         with 7 significant digits. Memory grows with ``chunk_size`` and the largest group, not
-        with the number of synapses. Returns the number of synapses written."""
+        with the number of synapses. The file at ``path`` is replaced only when the new one is
+        complete. Returns the number of synapses written."""
         return write_csv(self, path, chunk_size)
+
+    def to_parquet(self, path, chunk_size: int = 1 << 20, compression: str = "zstd",
+                   nodes: bool = True) -> int:
+        """Write the edges as Parquet to ``path`` (columns ``source_group``, ``source_neuron``,
+        ``dest_group``, ``dest_neuron``, ``edge``; groups as a dictionary column, neurons as
+        flat indices, edges as float64, rows in CSV order) and, if ``nodes``, the neurons with
+        ``rate`` and ``bias`` to ``<stem>.nodes.parquet`` beside it. One row group per
+        ``chunk_size`` synapses, so memory does not grow with the graph. Read back with
+        ``tfsnn.analysis.synapse_graph.read_parquet``. Returns the number of synapses."""
+        return write_parquet(self, path, chunk_size, compression, nodes)
 
     def to_networkx(self, max_edges: int = 1_000_000, multigraph: bool = False):
         """A ``networkx.DiGraph``: nodes ``(group name, index tuple)`` with attributes ``group``,
-        ``index`` and ``rate`` (all neurons of all groups; rate ``None`` where none was given);
-        edges with attribute ``edge``.
+        ``index``, ``rate`` and ``bias`` (all neurons of all groups; rate ``None`` where none
+        was given, bias ``None`` for groups without one); edges with attribute ``edge``.
         Raises ``ValueError`` when the graph has more than ``max_edges`` synapses."""
         return to_networkx(self, max_edges, multigraph)
 
     def to_pickle(self, path) -> None:
-        """Pickle the layer specs (shapes, weights, config) and the firing rates; the edges are
-        regenerated on load (``SynapseGraph.from_pickle``)."""
+        """Pickle the layer specs (shapes, weights, biases, config) and the firing rates; the
+        edges are regenerated on load (``SynapseGraph.from_pickle``)."""
         write_pickle(self.specs, self.rates, path)
 
     @classmethod
     def from_pickle(cls, path) -> SynapseGraph:
-        """Load a graph written by ``to_pickle`` (only load files you trust: pickle runs code)."""
+        """Load a graph written by ``to_pickle``. Only the types such a file contains load
+        (numpy arrays and plain Python values): a pickle that names any other global (a
+        function to call, a class to build) is refused with a ``ValueError`` naming it, before
+        anything in it runs. Still, open pickles only from sources you trust."""
         return cls(*read_pickle(path))
 
     # ---- summary
@@ -306,5 +347,6 @@ def synapse_graph(snn, x=None, timesteps: int = 100, batch_size: int = 256,
 
 def pickle_to_csv(in_path, out_path, chunk_size: int = 1 << 16) -> int:
     """Convert a pickled synapse graph (``SynapseGraph.to_pickle``) to CSV; returns the number
-    of synapses written."""
+    of synapses written. The pickle is loaded as by ``SynapseGraph.from_pickle``: only numpy
+    arrays and plain Python values, anything else is refused before it runs."""
     return SynapseGraph.from_pickle(in_path).to_csv(out_path, chunk_size=chunk_size)
