@@ -113,6 +113,24 @@ def test_scalars(logged, tensorboard):
     assert values("metrics/energy_ratio")[0][1] == pytest.approx(a["energy"]["ratio"],
                                                                  rel=1e-5)
     assert "energy_layers/fc2/snn_joules" in tags
+    rows = {r["device"]: r for r in a["energy_devices"]}
+    assert {"cpu", "gpu", "arm", "loihi", "spinnaker", "spinnaker2", "45nm"} <= set(rows)
+    for dev in ("loihi", "spinnaker2", "cpu", "45nm"):
+        for key in ("snn_joules_per_image", "snn_synops", "snn_neuron_updates",
+                    "ann_cpu_joules_per_image", "ann_gpu_joules_per_image", "ratio_gpu"):
+            assert values(f"energy_devices/{dev}/{key}")[0][1] == pytest.approx(
+                rows[dev][key], rel=1e-5)
+    # the 45 nm preset is the default model of the "energy" scalars
+    assert rows["45nm"]["snn_joules_per_image"] == pytest.approx(a["energy"]["snn"]["energy"])
+
+
+def test_energy_devices_text(logged, tensorboard):
+    tags = _wait_for(tensorboard, "/data/plugin/text/tags", RUN, "energy_devices")
+    assert "summary" in tags
+    [entry] = _get(tensorboard, "/data/plugin/text/text", run=RUN, tag="energy_devices")
+    for device in ("cpu", "gpu", "loihi", "spinnaker2", "45nm"):
+        assert device in entry["text"]
+    assert "27.1 pJ" in entry["text"]  # Loihi's energy per synop
 
 
 def test_histograms(logged, tensorboard):

@@ -45,14 +45,41 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
 Energy per operation: 45 nm CMOS figures (Horowitz, ISSCC 2014): 32-bit float multiply
 3.7 pJ + add 0.9 pJ = ``e_mac = 4.6 pJ``; accumulate ``e_ac = 0.9 pJ``. All energies are in
 joules per image. ``ratio = E_SNN / E_ANN`` is the normalized SNN energy (< 1: the SNN saves).
+
+**Per device** (``energy_estimate(snn, result, device="loihi")`` = ``device_estimate``, and
+``energy_table`` for all devices at once): the same counts priced with a device's published
+energies (``tfsnn.analysis.devices``: cpu, gpu, arm, loihi, spinnaker, spinnaker2, 45nm and
+user-registered devices, as KerasSpiking's ``ModelEnergy`` tabulates them):
+
+- SNN on a **spiking** (event-driven) device: ``synops = sum(AC)`` (the spike-driven
+  accumulates above), ``neuron_updates = num_neurons * T``, and the analog MACs ``MAC_snn``
+  (constant input: computed once per image) at ``energy_per_mac`` (or ``energy_per_synop``
+  on a device without a MAC figure)::
+
+      E = e_mac * sum(MAC_snn) + e_synop * synops + e_neuron * neuron_updates
+
+- SNN on a **non-spiking** device (cpu, gpu, arm): every synapse at every step, ``T`` times
+  the ANN's operations (what the SNN computes once stays once), plus ``num_neurons * T``
+  neuron updates.
+- **ANN** on a device (cpu, gpu, arm, or one with ``energy_per_mac`` such as 45nm): its MACs
+  at ``energy_per_mac``, pooling additions at ``energy_per_synop``, and one neuron update per
+  neuron of each Dense/Conv2D/readout layer. On cpu/gpu/arm this is KerasSpiking's estimate
+  (one op per connection and per neuron). A spiking device without a MAC figure cannot run
+  the ANN; ``energy_estimate`` then compares against the GPU.
+
+KerasSpiking counts synops as ``connections * mean input rate * T`` per layer; the counts here
+use each neuron's exact spike count and fan-out (equal in expectation). With ``device="45nm"``
+the energies equal the default call's.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import numpy as np
 
+from tfsnn.analysis.devices import Device, check_energy, device_names, get_device
 from tfsnn.ir import by_name, post_readout, readout_spec
 from tfsnn.ir.geometry import window_connectivity
 
@@ -200,9 +227,7 @@ def _analog_masks(specs, input_mode, readout):
 
 def _check_energies(**energies) -> None:
     for k, v in energies.items():
-        if not (isinstance(v, (int, float, np.floating, np.integer)) and v >= 0):
-            raise ValueError(f"{k} must be a non-negative number (joules per operation), "
-                             f"got {v!r}")
+        check_energy(k, v)
 
 
 def _spike_acs(fan_in: dict, named: dict, counts: dict, input_mode: str, n: int) -> dict:
@@ -223,20 +248,11 @@ def _spike_acs(fan_in: dict, named: dict, counts: dict, input_mode: str, n: int)
     return out
 
 
-def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
-    """ANN vs SNN energy per image from the spike counts of a simulation.
 
-    Args:
-        snn: the ``SpikingModel``.
-        result: its ``SimulationResult`` (per-neuron spike counts over ``num_samples`` images).
-        e_mac, e_ac: joules per multiply-accumulate and per accumulate (45 nm float32:
-            4.6 pJ and 0.9 pJ, Horowitz 2014).
-        e_neuron: joules per neuron update (bias, leak, threshold test) per step; default 0.
-
-    Returns ``{"params", "layers": {name: {...}}, "ann": {...}, "snn": {...}, "ratio",
-    "saving"}``; see the module docstring for the formulas. Energies in joules per image.
-    """
-    _check_energies(e_mac=e_mac, e_ac=e_ac, e_neuron=e_neuron)
+def _counts(snn, result) -> dict:
+    """Operations per image, no energies: ``{"layers": {name: {"kind", "ann_macs", "ann_acs",
+    "snn_macs", "snn_acs", "neuron_updates", "sources"}}, "neurons": {receiver: neurons},
+    "timesteps", "input_mode", "num_samples"}`` (see the module docstring)."""
     specs = snn.specs
     readout, after = _readout_and_after(specs, snn.readout)
     named = by_name(specs)
@@ -247,7 +263,7 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
     fan = synaptic_fanout(specs, readout)
     analog = _analog_masks(specs, input_mode, readout)
     counts = result.neuron_spike_counts
-    layers = {}
+    layers, neurons = {}, {}
     for s in specs:
         if s.name not in ann_ops:
             continue
@@ -267,15 +283,53 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0) -> dict:
             for acs in row["sources"].values():
                 row["snn_acs"] += acs
             row["neuron_updates"] = float(s.num_neurons * T)
+            neurons[s.name] = float(s.num_neurons)
+        layers[s.name] = row
+    return {"layers": layers, "neurons": neurons, "timesteps": T, "input_mode": input_mode,
+            "num_samples": int(result.num_samples)}
+
+
+def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0, *, device=None,
+                    ann_device=None) -> dict:
+    """ANN vs SNN energy per image from the spike counts of a simulation.
+
+    Args:
+        snn: the ``SpikingModel``.
+        result: its ``SimulationResult`` (per-neuron spike counts over ``num_samples`` images).
+        e_mac, e_ac: joules per multiply-accumulate and per accumulate (45 nm float32:
+            4.6 pJ and 0.9 pJ, Horowitz 2014); only without ``device``.
+        e_neuron: joules per neuron update (bias, leak, threshold test) per step; default 0.
+        device: price the SNN on a device instead (a name of
+            ``tfsnn.analysis.devices.DEVICES``, e.g. ``"loihi"``, or a ``Device``); see
+            ``device_estimate``.
+        ann_device: the device the ANN is priced on (only with ``device``).
+
+    Returns ``{"params", "layers": {name: {...}}, "ann": {...}, "snn": {...}, "ratio",
+    "saving"}``; see the module docstring for the formulas. Energies in joules per image.
+    """
+    if device is not None:
+        if (e_mac, e_ac, e_neuron) != (E_MAC, E_AC, 0.0):
+            raise ValueError("pass either device= or e_mac/e_ac/e_neuron, not both: a device "
+                             "brings its own energies (tfsnn.analysis.devices.register_device "
+                             "adds one with other figures)")
+        return device_estimate(snn, result, device, ann_device)
+    if ann_device is not None:
+        raise ValueError("ann_device needs device= (the 45 nm model without a device prices "
+                         "the ANN with e_mac and e_ac)")
+    _check_energies(e_mac=e_mac, e_ac=e_ac, e_neuron=e_neuron)
+    c = _counts(snn, result)
+    layers = {}
+    for name, row in c["layers"].items():
+        row = dict(row)
         row["ann_energy"] = row["ann_macs"] * e_mac + row["ann_acs"] * e_ac
         row["snn_energy"] = (row["snn_macs"] * e_mac + row["snn_acs"] * e_ac
                              + row["neuron_updates"] * e_neuron)
         row["ratio"] = _ratio(row["snn_energy"], row["ann_energy"])
-        layers[s.name] = row
+        layers[name] = row
     ann, snn_tot = _totals(layers)
     return {"params": {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
-                       "units": "joules per image", "timesteps": T, "input_mode": input_mode,
-                       "num_samples": int(result.num_samples)},
+                       "units": "joules per image", "timesteps": c["timesteps"],
+                       "input_mode": c["input_mode"], "num_samples": c["num_samples"]},
             "layers": layers, "ann": ann, "snn": snn_tot,
             "ratio": _ratio(snn_tot["energy"], ann["energy"]),
             "saving": _ratio(ann["energy"], snn_tot["energy"])}
@@ -294,3 +348,167 @@ def _totals(layers: dict) -> tuple[dict, dict]:
 
 def _ratio(a, b):
     return float(a / b) if b > 0 else (math.nan if a == 0 else math.inf)
+
+
+# ----------------------------------------------------------------------------- devices
+def _ann_device(device, ann_device=None) -> Device:
+    """The device the ANN is priced on: ``ann_device``, else ``device`` when it runs the ANN,
+    else the GPU."""
+    if ann_device is None:
+        return device if device.runs_ann else get_device("gpu")
+    ann_device = get_device(ann_device)
+    if not ann_device.runs_ann:
+        raise ValueError(f"ann_device {ann_device.name!r} is a spiking device without an "
+                         f"energy per MAC: it does not run the ANN; use one of "
+                         f"{', '.join(device_names(runs_ann=True))}")
+    return ann_device
+
+
+def _snn_on(counts: dict, device: Device) -> dict:
+    """Per layer: the operations ``device`` performs for the SNN per image, and their energy.
+
+    Spiking device: the spike-driven accumulates (``snn_acs``) as synops, the analog MACs
+    (``snn_macs``, computed once) as MACs. Non-spiking device: every synapse at every step,
+    ``T`` times the ANN's operations, except what the SNN computes once (analog input, layers
+    after the readout). Neuron updates: ``neurons * T`` on both."""
+    T = counts["timesteps"]
+    out = {}
+    for name, c in counts["layers"].items():
+        macs, synops = c["snn_macs"], c["snn_acs"]
+        if not device.spiking:
+            once = 0.0 if name in counts["neurons"] else synops  # pooling of analog values
+            macs = macs + (c["ann_macs"] - macs) * T
+            synops = once + (c["ann_acs"] - once) * T
+        syn = macs * device.mac_energy + synops * device.energy_per_synop
+        neu = c["neuron_updates"] * device.energy_per_neuron_update
+        out[name] = {"macs": macs, "synops": synops, "neuron_updates": c["neuron_updates"],
+                     "synaptic_energy": syn, "neuron_energy": neu, "energy": syn + neu}
+    return out
+
+
+def _ann_on(counts: dict, device: Device) -> dict:
+    """Per layer: the ANN's energy per image on ``device`` (MACs, additions, and one update
+    per neuron of a layer with neurons)."""
+    out = {}
+    for name, c in counts["layers"].items():
+        nu = counts["neurons"].get(name, 0.0)
+        e = (c["ann_macs"] * device.mac_energy + c["ann_acs"] * device.energy_per_synop
+             + nu * device.energy_per_neuron_update)
+        out[name] = {"neuron_updates": nu, "energy": e}
+    return out
+
+
+def _sum(rows: dict, key: str) -> float:
+    return float(sum(r[key] for r in rows.values()))
+
+
+def device_estimate(snn, result, device="loihi", ann_device=None) -> dict:
+    """SNN energy per image on ``device`` against the ANN on ``ann_device``.
+
+    Args:
+        snn, result: as in ``energy_estimate``.
+        device: a name of ``tfsnn.analysis.devices.DEVICES`` or a ``Device``.
+        ann_device: the device the ANN runs on; default ``device`` itself when it runs ANNs
+            (not spiking, or it has ``energy_per_mac``: cpu, gpu, arm, 45nm), else ``"gpu"``.
+
+    Returns ``{"params": {"device": {...}, "ann_device": {...}, ...}, "layers": {name: {the
+    counts of energy_estimate, "macs", "synops", "ann_neuron_updates", "snn_synaptic_energy",
+    "snn_neuron_energy", "snn_energy", "ann_energy", "ratio"}}, "ann": {...}, "snn": {...},
+    "ratio", "saving"}``; ``macs``/``synops`` are the SNN's operations on ``device``. With
+    ``device="45nm"`` the energies equal ``energy_estimate``'s defaults.
+    """
+    dev = get_device(device)
+    ann_dev = _ann_device(dev, ann_device)
+    c = _counts(snn, result)
+    snn_rows, ann_rows = _snn_on(c, dev), _ann_on(c, ann_dev)
+    layers = {}
+    for name, row in c["layers"].items():
+        s, a = snn_rows[name], ann_rows[name]
+        layers[name] = {**row, "macs": s["macs"], "synops": s["synops"],
+                        "ann_neuron_updates": a["neuron_updates"],
+                        "snn_synaptic_energy": s["synaptic_energy"],
+                        "snn_neuron_energy": s["neuron_energy"], "snn_energy": s["energy"],
+                        "ann_energy": a["energy"], "ratio": _ratio(s["energy"], a["energy"])}
+    ann = {"device": ann_dev.name, "macs": _sum(c["layers"], "ann_macs"),
+           "acs": _sum(c["layers"], "ann_acs"), "neuron_updates": _sum(ann_rows, "neuron_updates"),
+           "energy": _sum(ann_rows, "energy")}
+    snn_tot = {"device": dev.name, "acs": _sum(c["layers"], "snn_acs"),
+               **{k: _sum(snn_rows, k) for k in ("macs", "synops", "neuron_updates",
+                                                 "synaptic_energy", "neuron_energy", "energy")}}
+    return {"params": {"device": asdict(dev), "ann_device": asdict(ann_dev),
+                       "units": "joules per image", "timesteps": c["timesteps"],
+                       "input_mode": c["input_mode"], "num_samples": c["num_samples"]},
+            "layers": layers, "ann": ann, "snn": snn_tot,
+            "ratio": _ratio(snn_tot["energy"], ann["energy"]),
+            "saving": _ratio(ann["energy"], snn_tot["energy"])}
+
+
+def energy_table(snn, result, devices=None, ann_devices=("cpu", "gpu")) -> list[dict]:
+    """One row per device: the SNN's energy per image on it and the ANN's on ``ann_devices``.
+
+    Args:
+        snn, result: as in ``energy_estimate``.
+        devices: names or ``Device`` objects; default all of ``DEVICES`` (presets and
+            registered devices).
+        ann_devices: devices the ANN is priced on (each must run the ANN).
+
+    Row keys: ``device``, ``spiking``, ``energy_per_synop``, ``energy_per_neuron_update``,
+    ``energy_per_mac``, ``source``; the SNN's ``snn_macs``, ``snn_synops``,
+    ``snn_neuron_updates``, ``snn_synaptic_joules_per_image``,
+    ``snn_neuron_joules_per_image``, ``snn_joules_per_image`` on the device (see
+    ``device_estimate``); per ANN device ``a``: ``ann_<a>_joules_per_image`` and
+    ``ratio_<a>`` (SNN on this device / ANN on ``a``).
+    """
+    anns = [_ann_device(None, a) for a in ann_devices]
+    c = _counts(snn, result)
+    ann_energy = {a.name: _sum(_ann_on(c, a), "energy") for a in anns}
+    rows = []
+    for dev in [get_device(d) for d in (device_names() if devices is None else devices)]:
+        s = _snn_on(c, dev)
+        e = _sum(s, "energy")
+        row = {"device": dev.name, "spiking": dev.spiking,
+               "energy_per_synop": dev.energy_per_synop,
+               "energy_per_neuron_update": dev.energy_per_neuron_update,
+               "energy_per_mac": dev.mac_energy, "source": dev.source,
+               "snn_macs": _sum(s, "macs"), "snn_synops": _sum(s, "synops"),
+               "snn_neuron_updates": _sum(s, "neuron_updates"),
+               "snn_synaptic_joules_per_image": _sum(s, "synaptic_energy"),
+               "snn_neuron_joules_per_image": _sum(s, "neuron_energy"),
+               "snn_joules_per_image": e}
+        for name, a in ann_energy.items():
+            row[f"ann_{name}_joules_per_image"] = a
+            row[f"ratio_{name}"] = _ratio(e, a)
+        rows.append(row)
+    return rows
+
+
+def _si(joules: float) -> str:
+    """``joules`` with an SI prefix and 3 significant digits (``"27.1 pJ"``)."""
+    if not math.isfinite(joules) or joules == 0:
+        return f"{joules:g}"
+    units = (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12))
+    unit, scale = next((u for u in units if abs(joules) >= u[1]), units[-1])
+    return f"{joules / scale:.3g} {unit}"
+
+
+def _ratio_text(r: float) -> str:
+    return f"{r:,.0f}" if math.isfinite(r) and abs(r) >= 1000 else f"{r:.3g}"
+
+
+def energy_table_markdown(rows: list[dict]) -> str:
+    """The rows of ``energy_table`` as a markdown table (energies per image)."""
+    anns = [k[len("ann_"):-len("_joules_per_image")] for k in (rows[0] if rows else {})
+            if k.startswith("ann_") and k.endswith("_joules_per_image")]
+    head = (["device", "event-driven", "J/synop", "J/neuron update", "SNN MACs",
+             "SNN synops", "SNN neuron updates", "SNN energy"]
+            + [f"ANN on {a}" for a in anns] + [f"SNN / ANN on {a}" for a in anns])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["device"], "yes" if r["spiking"] else "no", _si(r["energy_per_synop"]),
+                 _si(r["energy_per_neuron_update"]), f"{r['snn_macs']:,.0f}",
+                 f"{r['snn_synops']:,.0f}", f"{r['snn_neuron_updates']:,.0f}",
+                 _si(r["snn_joules_per_image"])]
+        cells += [_si(r[f"ann_{a}_joules_per_image"]) for a in anns]
+        cells += [_ratio_text(r[f"ratio_{a}"]) for a in anns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -9,7 +9,11 @@ Takes plain data (``Experiment.log`` passes its own); view with
   ``network/readout_correlation``, ``network/best_snn_accuracy``;
   ``layers/<layer>/<stat>`` for the statistics of ``tfsnn.analysis.statistics.LAYER_SCALARS``;
   ``energy/{ann,snn}_joules``, ``energy/{ann,snn}_macs``, ``energy/snn_acs``,
-  ``energy/ratio``; ``energy_layers/<layer>/{ann,snn}_joules`` per synaptic layer.
+  ``energy/ratio``; ``energy_layers/<layer>/{ann,snn}_joules`` per synaptic layer;
+  ``energy_devices/<device>/<key>`` per row of ``analysis["energy_devices"]``
+  (``tfsnn.analysis.energy.energy_table``): ``snn_joules_per_image``,
+  ``snn_{synaptic,neuron}_joules_per_image``, ``snn_{macs,synops,neuron_updates}``,
+  ``ann_{cpu,gpu}_joules_per_image`` and ``ratio_{cpu,gpu}``.
 - Histograms: ``spike_times/<layer>`` (spikes per timestep, one bucket per step, all images),
   ``spike_counts/<layer>`` (spikes per (image, neuron) on the correlation images, one bucket
   per count), ``ann_weights/<weight path>`` (Keras ANN), ``snn_weights/<layer>/{kernel,bias}``
@@ -17,7 +21,8 @@ Takes plain data (``Experiment.log`` passes its own); view with
 - Graphs tab: the ANN traced as a ``tf.function`` (TensorFlow backend only).
 - HParams tab: ``hparams`` with the scalars above as metrics.
 - Images: ``plots/<name>`` (``tfsnn.analysis.plots``); the PNGs also go to ``<run_dir>/plots/``.
-- Text: ``summary`` (``ExperimentResult.summary()``); the analysis without arrays goes to
+- Text: ``summary`` (``ExperimentResult.summary()``); ``energy_devices`` (the device table
+  as markdown, ``energy_table_markdown``); the analysis without arrays goes to
   ``<run_dir>/analysis.json`` (non-finite values as ``null``).
 
 TensorFlow is imported here only. Without it, only the PNGs and the JSON are written and a
@@ -34,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfsnn.analysis.energy import energy_table_markdown
 from tfsnn.analysis.plots import save_all_plots
 from tfsnn.analysis.statistics import LAYER_SCALARS, jsonable
 
@@ -92,6 +98,7 @@ def log_run(run_dir, analysis: dict, metrics: dict, hparams: dict, summary: str 
     writer = tf.summary.create_file_writer(str(run_dir))
     with writer.as_default():
         _log_scalars(tf, metrics, analysis)
+        _log_energy_devices(tf, analysis.get("energy_devices"))
         _log_histograms(tf, analysis, ann, snn)
         _log_hparams(hparams, trial_id)
         for path in png:
@@ -130,6 +137,17 @@ def _log_scalars(tf, metrics, analysis):
             for side in ("ann", "snn"):
                 tf.summary.scalar(_tag("energy_layers", name, f"{side}_joules"),
                                   row[f"{side}_energy"], step=0)
+
+
+def _log_energy_devices(tf, rows):
+    """Scalars ``energy_devices/<device>/<key>`` and the table as text (``energy_table``)."""
+    if not rows:
+        return
+    for row in rows:
+        for k, v in row.items():
+            if k.startswith(("snn_", "ann_", "ratio_")) and _finite(v):
+                tf.summary.scalar(_tag("energy_devices", row["device"], k), float(v), step=0)
+    tf.summary.text("energy_devices", energy_table_markdown(rows), step=0)
 
 
 def _log_histograms(tf, analysis, ann, snn):
