@@ -1,15 +1,44 @@
 """The ``tfsnn`` command.
 
-    tfsnn run CONFIG                         run an experiment described in a YAML/JSON file
+    tfsnn run CONFIG [--set KEY=VALUE ...]   run an experiment described in a YAML/JSON file
     tfsnn sweep CONFIG --trials N [--storage URL] [--study NAME]
-    tfsnn graph-csv IN.pkl OUT.csv           convert a pickled synapse graph to CSV
+    tfsnn graph-csv FILE.pkl OUT.csv         convert a pickled synapse graph to CSV
     tfsnn datasets                           list the registered datasets
+
+Options of every command: --verbose (also show TensorFlow's start-up log lines) and --debug
+(show the traceback of an error).
+
+Errors are one line on stderr, "tfsnn: error: <message>", naming the offending file, key or
+argument. Exit status: 0 success; 2 a usage or configuration error (bad arguments, a config
+or input file that is missing, unreadable or invalid, a --storage that cannot be used);
+1 any other failure (every trial of a sweep failed, a model that cannot be converted, a disk
+error, an unexpected error); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
+import tempfile
+import traceback
+
+OK, FAILURE, USAGE_ERROR, INTERRUPTED = 0, 1, 2, 130
+
+# Exceptions that mean "what the user gave is wrong" (exit 2); FAILURE_ERRORS win over these.
+USAGE_ERRORS = (ValueError, TypeError, LookupError, FileNotFoundError, IsADirectoryError,
+                NotADirectoryError, PermissionError)
+# (module, class) of errors raised while working, though they subclass ValueError (exit 1).
+FAILURE_ERRORS = (("tfsnn.sweeps.runner", "SweepError"),
+                  ("tfsnn.conversion.errors", "ConversionError"))
+
+# What TensorFlow's C++ libraries print to stderr while they load, before TF_CPP_MIN_LOG_LEVEL
+# applies: absl's notice about InitializeLog, and INFO/WARNING lines (oneDNN, CPU features).
+_NATIVE_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)"
+                           r"|[IW]\d{4} [\d:.]+ +\d+ [\w./-]+:\d+\] "
+                           r"|To enable the following instructions")
 
 
 def _cmd_run(args) -> int:
@@ -17,7 +46,7 @@ def _cmd_run(args) -> int:
 
     result = run_config(args.config, overrides=args.set)
     print(result.summary())
-    return 0
+    return OK
 
 
 def _cmd_sweep(args) -> int:
@@ -26,60 +55,183 @@ def _cmd_sweep(args) -> int:
     study = sweep_from_config(args.config, n_trials=args.trials, storage=args.storage,
                               study_name=args.study)
     print(describe_study(study))
-    return 0
+    return OK
 
 
 def _cmd_graph_csv(args) -> int:
+    import pickle
+
     from tfsnn.analysis.synapse_graph import pickle_to_csv
 
-    n = pickle_to_csv(args.input, args.output)
+    try:
+        n = pickle_to_csv(args.input, args.output)
+    except (pickle.UnpicklingError, EOFError) as e:
+        raise ValueError(f"{args.input}: not a complete synapse graph pickle "
+                         f"({type(e).__name__}: {e})") from e
     print(f"wrote {n} synapses to {args.output}")
-    return 0
+    return OK
 
 
 def _cmd_datasets(args) -> int:
     from tfsnn.datasets import describe_datasets
 
     print(describe_datasets())
-    return 0
+    return OK
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """--verbose and --debug, accepted before and after the command name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="also show TensorFlow's start-up log lines (C++ notices)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tfsnn", description=__doc__,
+    common = _common_options()
+    p = argparse.ArgumentParser(prog="tfsnn", description=__doc__, parents=[common],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run an experiment from a config file")
+    r = sub.add_parser("run", parents=[common], help="run an experiment from a config file")
     r.add_argument("config")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set timesteps=50")
-    r.set_defaults(func=_cmd_run)
+    r.set_defaults(func=_cmd_run, backend=True)
 
-    s = sub.add_parser("sweep", help="run a hyperparameter sweep through Optuna")
+    s = sub.add_parser("sweep", parents=[common],
+                       help="run a hyperparameter sweep through Optuna")
     s.add_argument("config")
-    s.add_argument("--trials", type=int, required=True, help="number of finished trials wanted")
+    s.add_argument("--trials", type=_positive_int, required=True,
+                   help="number of finished trials wanted")
     s.add_argument("--storage", default=None,
-                   help="Optuna storage URL (default: sqlite:///<study>.db in the working dir)")
+                   help="Optuna storage URL, e.g. sqlite:///study.db or "
+                        "postgresql+psycopg2://user@host:5432/db (default: the config's "
+                        "storage, else sqlite:///<study>.db in the working dir); in-memory "
+                        "SQLite is refused (it would save nothing)")
     s.add_argument("--study", default=None, help="study name (default: from the config)")
-    s.set_defaults(func=_cmd_sweep)
+    s.set_defaults(func=_cmd_sweep, backend=True)
 
-    g = sub.add_parser("graph-csv", help="convert a pickled synapse graph to CSV")
-    g.add_argument("input")
-    g.add_argument("output")
-    g.set_defaults(func=_cmd_graph_csv)
+    g = sub.add_parser(
+        "graph-csv", parents=[common], help="convert a pickled synapse graph to CSV",
+        description="Convert a pickled synapse graph to CSV. FILE.pkl must be a synapse graph "
+                    "written by tfsnn; only the graph's own types are loaded from it (a "
+                    "restricted unpickler), nothing else is executed.")
+    g.add_argument("input", metavar="FILE.pkl",
+                   help="a synapse graph written by tfsnn (SynapseGraph.to_pickle); only the "
+                        "graph's own types are loaded from it (a restricted unpickler), "
+                        "nothing else is executed")
+    g.add_argument("output", metavar="OUT.csv")
+    g.set_defaults(func=_cmd_graph_csv, backend=True)
 
-    d = sub.add_parser("datasets", help="list the registered datasets")
-    d.set_defaults(func=_cmd_datasets)
+    d = sub.add_parser("datasets", parents=[common], help="list the registered datasets")
+    d.set_defaults(func=_cmd_datasets, backend=False)
     return p
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered():
+    """Drop the lines of :data:`_NATIVE_NOISE` that native libraries write to file descriptor
+    2 inside the block (they bypass ``sys.stderr``); anything else written there is passed on
+    when the block ends."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(x for x in lines if not _NATIVE_NOISE.match(x)))
+            sys.stderr.flush()
+
+
+def _load_backend(verbose: bool) -> None:
+    """Import Keras (and TensorFlow) now, quietly unless ``verbose``: TensorFlow's C++ log
+    level and absl's are set before the import, and its load-time notices are dropped."""
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        import keras  # noqa: F401
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with contextlib.suppress(ImportError):
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    with _native_stderr_filtered():
+        import keras  # noqa: F401
+
+
+def _is_failure(error: BaseException) -> bool:
+    for module, name in FAILURE_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(error, cls):
+            return True
+    return False
+
+
+def exit_status(error: BaseException) -> int:
+    """The exit status for ``error`` (see the module docstring)."""
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED
+    if _is_failure(error):
+        return FAILURE
+    yaml = sys.modules.get("yaml")
+    if isinstance(error, USAGE_ERRORS) or (yaml is not None and isinstance(error, yaml.YAMLError)):
+        return USAGE_ERROR
+    return FAILURE
+
+
+def error_line(error: BaseException) -> str:
+    """``error`` as the one line the command prints."""
+    if isinstance(error, KeyboardInterrupt):
+        return "tfsnn: interrupted"
+    if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        message = error.args[0]  # str(KeyError) adds quotes
+    elif isinstance(error, OSError) and error.filename and error.strerror:
+        message = f"{error.filename}: {error.strerror}"  # not "[Errno 2] ...: 'name'"
+    else:
+        message = str(error) or type(error).__name__
+    if exit_status(error) == USAGE_ERROR or _is_failure(error) or isinstance(error, OSError):
+        text = message
+    else:  # not an error a user can cause: say what it was and how to see more
+        text = f"{type(error).__name__}: {message} (unexpected; rerun with --debug for the " \
+               "traceback)"
+    return "tfsnn: error: " + " ".join(text.split())
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    verbose, debug = getattr(args, "verbose", False), getattr(args, "debug", False)
     try:
+        if args.backend:
+            _load_backend(verbose)
         return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as e:  # user errors: one clear line
-        print(f"tfsnn: error: {e}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as e:
+        if debug:
+            traceback.print_exc()
+        print(error_line(e), file=sys.stderr)
+        return exit_status(e)
 
 
 if __name__ == "__main__":

@@ -99,8 +99,10 @@ class SlowFake:
                 time.sleep(0.05)
             SlowFake.passed_barrier = True
         time.sleep(self.delay)
-        if self.hang_file and os.path.exists(self.hang_file):  # stay RUNNING until killed
-            time.sleep(600)
+        mine = f"{self.hang_file}.{os.getpid()}"
+        if self.hang_file and (os.path.exists(self.hang_file) or os.path.exists(mine)):
+            Path(f"{mine}.hanging").touch()  # tells the test: a trial is RUNNING, stuck here
+            time.sleep(600)                  # stay RUNNING until killed
         return Result(1.0 - abs(self.kwargs["timesteps"] - 30) / 100)
 '''
 

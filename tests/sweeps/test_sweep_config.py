@@ -28,12 +28,12 @@ def test_json_config_and_defaults(tmp_path):
     path.write_text(json.dumps({
         "experiment": {"dataset": "digits"},
         "search": {"timesteps": {"DiscreteInterval": {"start": 1, "stop": 5}},
-                   "v": {"RealInterval": {"distribution": "beta", "a": 2, "b": "3"}},
-                   "e": {"DiscreteValues": ["rate", "ttfs"]}},
+                   "v_init": {"RealInterval": {"distribution": "beta", "a": 2, "b": "3"}},
+                   "encoding": {"DiscreteValues": ["rate", "ttfs"]}},
     }))
     cfg = load_sweep_config(path)
     assert cfg.study == "my_sweep" and cfg.objectives == ["snn_accuracy"]
-    assert cfg.search["v"].distribution.kwargs == {"a": 2.0, "b": 3.0}
+    assert cfg.search["v_init"].distribution.kwargs == {"a": 2.0, "b": 3.0}
     assert cfg.search["timesteps"].distribution.values == [1, 2, 3, 4]
 
 
@@ -56,6 +56,22 @@ def test_json_config_and_defaults(tmp_path):
     ("objectives: [foo]\nsearch: {t: {DiscreteValues: [1]}}", "objectives: cannot infer"),
     ("grace_period: soon\nsearch: {t: {DiscreteValues: [1]}}", "grace_period must be an integer"),
     ("- a\n- b", "expected a mapping with keys study"),
+    # the experiment settings are checked when the file is read, before any trial
+    ("experiment: {colour: red}\nsearch: {timesteps: {DiscreteValues: [1]}}",
+     "experiment.colour: unknown experiment setting 'colour'; allowed: activation, "),
+    ("experiment: {percentile: high}\nsearch: {timesteps: {DiscreteValues: [1]}}",
+     "experiment.percentile: percentile must be"),
+    ("experiment: {seed: null}\nsearch: {timesteps: {DiscreteValues: [1]}}",
+     "experiment.seed: seed must be"),
+    ("search: {colour: {DiscreteValues: [1]}}", "search.colour: unknown experiment setting"),
+    ("search: {percentile: {DiscreteValues: [99.0, high]}}",
+     "search.percentile value 'high': percentile must be"),
+    ("search: {timesteps: {DiscreteInterval: [-5, 5]}}", "search.timesteps value -5: timesteps"),
+    # the file itself
+    ("search: {timesteps: {DiscreteValues: [1]}}\nstudy: a\nstudy: b",
+     "line 3: duplicate key 'study' (first given on line 2)"),
+    ("search: {timesteps: {DiscreteValues: [1]}\n", "invalid YAML at line 2"),
+    ("", "the file is empty"),
 ])
 def test_config_errors_name_the_offending_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
@@ -68,6 +84,28 @@ def test_config_errors_name_the_offending_key(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_sweep_config(tmp_path / "nope.yaml")
+    with pytest.raises(IsADirectoryError, match="is a directory, not a config file"):
+        load_sweep_config(tmp_path)
+
+
+def test_json_config_with_a_duplicate_key(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"search": {"timesteps": {"DiscreteValues": [1]}}, '
+                    '"experiment": {"epochs": 1, "epochs": 2}}')
+    with pytest.raises(ValueError, match="dup.json: duplicate key 'epochs'"):
+        load_sweep_config(path)
+
+
+def test_bad_experiment_settings_write_no_trial(tmp_path):
+    """A sweep config whose experiment section has an unknown key stops before the study is
+    created: no FAIL trials with tracebacks in the storage."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("experiment: {dataset: digits, colour: red}\n"
+                    "search: {timesteps: {DiscreteValues: [5, 10]}}\nlogdir: null\n")
+    db = tmp_path / "bad.db"
+    with pytest.raises(ValueError, match="experiment.colour: unknown experiment setting"):
+        sweep_from_config(path, 2, storage=f"sqlite:///{db}")
+    assert not db.exists()
 
 
 # --------------------------------------------------------------------------------------------

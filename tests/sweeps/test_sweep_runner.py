@@ -10,13 +10,17 @@ from sweep_fakes import BASE, SEARCH, FakeExperiment, complete_trials, run_sweep
 import tfsnn
 import tfsnn.sweeps as sweeps
 from tfsnn import optimization
+from tfsnn.experiment import Experiment
 from tfsnn.sweeps import (
+    DiscreteInterval,
     DiscreteValues,
     OptimizableValue,
+    RealInterval,
     SweepError,
     describe_study,
     sweep,
 )
+from tfsnn.sweeps.settings import checks_settings
 
 
 def test_sweep_runs_trials_and_records_metrics(tmp_path, fake):
@@ -100,3 +104,36 @@ def test_compat_module_and_package_exports_are_the_sweeps_objects():
     for name in optimization.__all__:
         assert getattr(optimization, name) is getattr(sweeps, name), name
     assert tfsnn.OptimizableValue is sweeps.OptimizableValue and tfsnn.sweep is sweeps.sweep
+
+
+@pytest.mark.parametrize("fixed, search, message", [
+    ({**BASE, "colour": "red"}, SEARCH,
+     r"experiment_kwargs\['colour'\]: unknown experiment setting 'colour'; allowed: "),
+    ({**BASE, "seed": None}, SEARCH, r"experiment_kwargs\['seed'\]: seed must be"),
+    (BASE, {"colour": DiscreteValues([1, 2])}, r"search\['colour'\]: unknown experiment setting"),
+    (BASE, {"percentile": DiscreteValues([99.0, "high"])},
+     r"search\['percentile'\] value 'high': percentile must be"),
+    (BASE, {"timesteps": DiscreteInterval(-10, 60, 10)}, r"search\['timesteps'\] value -10: "),
+    (BASE, {"threshold": RealInterval("normal", loc=-5.0, scale=0.1)},
+     r"search\['threshold'\] value -4\.9\d*: threshold must be"),
+])
+def test_bad_experiment_settings_stop_the_sweep_before_the_first_trial(tmp_path, fixed, search,
+                                                                        message):
+    """With the default factory (Experiment) the settings are checked before the study is
+    opened: nothing is written, no trial fails."""
+    db = tmp_path / "bad.db"
+    with pytest.raises(ValueError, match=message):
+        sweep(fixed, search, 2, storage=f"sqlite:///{db}", logdir=None, progress=False)
+    assert not db.exists()
+
+
+def test_only_experiments_settings_are_checked():
+    class Sub(Experiment):
+        pass
+
+    class Own(Experiment):
+        def __init__(self, extra=0, **kwargs):
+            super().__init__(**kwargs)
+
+    assert checks_settings(Experiment) and checks_settings(Sub)
+    assert not checks_settings(Own) and not checks_settings(FakeExperiment)

@@ -17,7 +17,8 @@ or let Optuna search them, with a shared, resumable storage::
 Modules: ``distributions`` (values and distributions), ``runner`` (``sweep``), ``trial`` (the
 per-trial objective), ``objectives`` (metric directions and values), ``cache`` (trained ANNs
 reused across trials), ``storage`` (Optuna RDB storage, heartbeats, races), ``sampler``,
-``hparams`` (TensorBoard HParams), ``config`` (config files, ``tfsnn sweep CONFIG``; format in
+``hparams`` (TensorBoard HParams), ``settings`` (the experiment settings checked before the
+first trial), ``config`` (config files, ``tfsnn sweep CONFIG``; format in
 docs/sweeps.md) and ``report`` (``describe_study``).
 """
 
@@ -35,10 +36,11 @@ from tfsnn.sweeps.hparams import HParamsWriter
 from tfsnn.sweeps.report import describe_study
 from tfsnn.sweeps.runner import SweepError, sweep
 from tfsnn.sweeps.sampler import PerTrialSeededTPESampler
+from tfsnn.sweeps.storage import StorageError
 
 __all__ = [
     "Distribution", "DiscreteInterval", "RealInterval", "DiscreteValues", "OptimizableValue",
     "seed_all", "sweep", "SweepError", "SweepConfig", "load_sweep_config", "sweep_from_config",
     "describe_study", "clear_ann_cache", "SNN_ONLY_KWARGS", "HParamsWriter",
-    "PerTrialSeededTPESampler",
+    "PerTrialSeededTPESampler", "StorageError",
 ]

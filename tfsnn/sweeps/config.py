@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from tfsnn.experiment import load_config
 from tfsnn.sweeps.distributions import (
     DISTRIBUTIONS,
     REAL_DISTRIBUTIONS,
@@ -20,7 +18,8 @@ from tfsnn.sweeps.distributions import (
     is_int,
 )
 from tfsnn.sweeps.objectives import default_direction
-from tfsnn.sweeps.runner import sweep
+from tfsnn.sweeps.runner import resolve_factory, sweep
+from tfsnn.sweeps.settings import check_experiment_settings
 
 __all__ = ["SweepConfig", "load_sweep_config", "sweep_from_config", "parse_distribution",
            "parse_objectives"]
@@ -143,16 +142,8 @@ def parse_objectives(where: str, spec) -> tuple[list[str], list[str | None]]:
 
 
 def _read_mapping(path: Path) -> Mapping:
-    if not path.is_file():
-        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
-    text = path.read_text()
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot parse the file: {e}") from None
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping with keys study, objectives, experiment, "
-                         f"search; got {type(data).__name__}")
+    data = load_config(path, expected="a mapping with keys study, objectives, experiment, "
+                                      "search")
     unknown = [k for k in data if k not in _CONFIG_KEYS]
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
@@ -214,8 +205,13 @@ def load_sweep_config(path) -> SweepConfig:
     names, directions = _objectives(path, data.get("objectives"))
     experiment = _experiment(path, data.get("experiment"))
     search = _search(path, data.get("search"), experiment)
+    options = _options(path, data)
+    check_experiment_settings(
+        resolve_factory(options.get("experiment_factory")), experiment, search,
+        {"name": study, "run": "trial_0000", "logdir": options.get("logdir")},
+        lambda k: f"{path}: experiment.{k}", lambda k: f"{path}: search.{k}")
     return SweepConfig(study=study, objectives=names, directions=directions,
-                       experiment=experiment, search=search, options=_options(path, data),
+                       experiment=experiment, search=search, options=options,
                        path=str(path))
 
 

@@ -17,6 +17,7 @@ from tfsnn.sweeps.hparams import HParamsWriter
 from tfsnn.sweeps.objectives import normalize_objectives
 from tfsnn.sweeps.report import format_value
 from tfsnn.sweeps.sampler import PerTrialSeededTPESampler
+from tfsnn.sweeps.settings import check_experiment_settings
 from tfsnn.sweeps.storage import fail_stale_trials, heartbeat_enabled, open_study
 from tfsnn.sweeps.trial import SweepObjective
 
@@ -55,11 +56,18 @@ def sweep(experiment_kwargs: Mapping, search, n_trials: int,
     Failing trials are recorded as FAIL (``error``/``traceback`` user attributes) and do not
     count; ``max_failures_in_a_row`` consecutive failures in this process raise
     :class:`SweepError`. ``logdir=None`` disables the TensorBoard HParams summaries.
+
+    Before the study is opened, the experiment settings are checked (for the default factory:
+    unknown names and bad values raise a ValueError naming the setting), so that a wrong
+    configuration records no trial at all.
     """
     experiment_kwargs, search, objectives, directions = _check_arguments(
         experiment_kwargs, search, n_trials, objectives, directions, max_failures_in_a_row)
     study_name = study_name or "tfsnn_sweep"
     factory = resolve_factory(experiment_factory)
+    check_experiment_settings(
+        factory, experiment_kwargs, search, _set_by_sweep(study_name, logdir),
+        lambda k: f"experiment_kwargs[{k!r}]", lambda k: f"search[{k!r}]")
     _check_heartbeat(heartbeat_interval, grace_period)
     with _optuna_verbosity(verbose):
         study = open_study(storage, study_name, sampler or PerTrialSeededTPESampler(seed),
@@ -98,6 +106,11 @@ def _check_arguments(experiment_kwargs, search, n_trials, objectives, directions
         raise ValueError(f"max_failures_in_a_row must be >= 1 or None, got "
                          f"{max_failures_in_a_row!r}")
     return experiment_kwargs, search, objectives, directions
+
+
+def _set_by_sweep(study_name: str, logdir) -> dict:
+    """The Experiment settings the sweep sets itself (those of its first trial)."""
+    return {"name": study_name, "run": "trial_0000", "logdir": logdir}
 
 
 def _check_heartbeat(heartbeat_interval, grace_period) -> None:
@@ -154,10 +167,12 @@ def resolve_factory(factory) -> Callable:
 
 @contextlib.contextmanager
 def _optuna_verbosity(verbose: bool):
-    """Optuna's log at WARNING inside the block unless ``verbose``; restored afterwards."""
+    """Optuna's log at ERROR inside the block unless ``verbose``; restored afterwards. (Its
+    warnings are mostly "trial N failed" with a traceback: the sweep prints one line per failed
+    trial itself and keeps the traceback in the trial's user attributes.)"""
     old_verbosity = optuna.logging.get_verbosity()
     if not verbose:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         yield
     finally:
