@@ -9,12 +9,12 @@ PKG = Path(__file__).resolve().parents[1] / "tfsnn"
 #: tier of every top-level module or package: a module may import its own package and
 #: anything of a lower tier, never a higher tier or another package of its own tier
 TIERS = {
-    "ir": 0, "checks": 0, "jsonutil": 0, "backend": 0, "layers": 0,
+    "ir": 0, "checks": 0, "jsonutil": 0, "backend": 0, "layers": 0, "fileio": 0,
     "datasets": 1, "neurons": 1,
     "cells": 2,
     "simulation": 3,
     "conversion": 4, "models": 4, "training": 4,
-    "analysis": 5,
+    "analysis": 5, "interop": 5,
     "experiment": 6,
     "sweeps": 7, "optimization": 8,
     "cli": 9,

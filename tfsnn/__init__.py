@@ -30,6 +30,11 @@ _EXPORTS = {
     "SynapseGraph": "tfsnn.analysis.synapse_graph",
     "snn_activation_analysis": "tfsnn.analysis.statistics",
     "energy_estimate": "tfsnn.analysis.energy",
+    "energy_table": "tfsnn.analysis.energy",
+    "register_device": "tfsnn.analysis.devices",
+    "to_nir": "tfsnn.interop",
+    "export_nir": "tfsnn.interop",
+    "import_nir": "tfsnn.interop",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,275 @@
+"""A converted (rate-coded) SNN as a NIR graph: ``to_nir`` and ``export_nir``.
+
+Every layer becomes a chain of NIR nodes, named after the layer:
+
+    input    -> Input (C, H, W)
+    dense    -> Affine (weight = kernel.T, bias) -> IF / LIF   (the readout: -> I)
+    conv2d   -> Conv2d (C_out, C_in, kh, kw), explicit padding -> IF / LIF   (readout: -> I)
+    avgpool  -> AvgPool2d [-> Scale]  (padded: SumPool2d -> Scale); the readout adds -> I
+    flatten  -> Flatten (start_dim 0: the whole (C, H, W) map)
+    output   -> Output
+
+Neuron nodes are ``<layer>_neurons``, scales ``<layer>_scale`` (see ``nir_neurons`` for the
+neuron conventions, ``nir_layout`` for layouts and padding). Edges run from the last node of
+each input layer to the first node of the layer. A layer's output is a *list* of nodes whose
+outputs NIR adds up, so a layer that sums its inputs (a residual ``Add``, once tfsnn has it)
+needs no node of its own: ``sum_fragment`` hands its inputs' nodes on, and every consumer gets
+one edge from each (several edges into one node are a sum in NIR). A concatenation is not a
+sum and NIR has no node for it, so it raises ``NIRError``, as do the spiking max pool and the
+TTFS encodings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import nir
+import numpy as np
+
+from tfsnn import __version__
+from tfsnn.fileio import atomic_path
+from tfsnn.interop.errors import NIRError
+from tfsnn.interop.nir_layout import (
+    conv_to_nir,
+    dense_weight_to_nir,
+    nchw_order,
+    pool_to_nir,
+    to_chw,
+    window_counts,
+)
+from tfsnn.interop.nir_neurons import (
+    RESET_KEY,
+    SPIKE_CONDITION,
+    SPIKE_KEY,
+    SUBTRACT,
+    readout_node,
+    spiking_node,
+    warn_v_init,
+)
+from tfsnn.ir import LayerSpec, by_name, output_spec, pair
+from tfsnn.simulation import SpikingModel
+
+#: why an encoding other than rate cannot be written as NIR's fixed-threshold IF/LIF neurons
+UNEXPORTABLE_ENCODINGS = {
+    "ttfs": "its neurons spike at most once, in per-layer time windows, against a threshold "
+            "that decays within each window",
+    "ttfs_dyn_thresh": "its neurons spike at most once, in per-layer time windows, against "
+                       "an exponentially decaying (dynamic) threshold",
+    "ttfs_clamped": "its neurons spike at most once, in per-layer time windows, against a "
+                    "decaying threshold with a clamp cut-off",
+}
+
+
+@dataclass
+class Fragment:
+    """The NIR nodes of one layer: ``chain`` is connected in order (the inputs' edges go to its
+    first node); ``exits`` are the nodes whose outputs sum to the layer's output (default: the
+    chain's last); ``flat_map`` is the ``(H, W, C)`` map a vector output is a flattening of."""
+
+    chain: list = field(default_factory=list)
+    exits: list | None = None
+    flat_map: tuple | None = None
+
+
+class _Builder:
+    """Collects nodes and edges layer by layer (``HANDLERS`` maps a kind to its fragment)."""
+
+    def __init__(self, specs: list[LayerSpec], readout: str, params: dict):
+        self.specs, self.readout, self.params = specs, readout, params
+        self.layers = by_name(specs)
+        self.nodes, self.edges = {}, []
+        self.exits, self.flat_maps = {}, {}
+        self._taken = set(self.layers)
+
+    def name(self, base: str) -> str:
+        """A node name not used by any layer or node yet."""
+        name, i = base, 1
+        while name in self._taken:
+            name, i = f"{base}_{i}", i + 1
+        self._taken.add(name)
+        return name
+
+    def neurons(self, spec: LayerSpec, shape) -> tuple:
+        node = readout_node(shape) if spec.name == self.readout else spiking_node(shape,
+                                                                                   self.params)
+        return self.name(f"{spec.name}_neurons"), node
+
+    def add(self, spec: LayerSpec) -> None:
+        handler = HANDLERS.get(spec.kind)
+        if handler is None:
+            raise NIRError(f"layer {spec.name!r} ({spec.kind}) has no NIR equivalent; "
+                           f"exportable kinds: {sorted(HANDLERS)}")
+        frag = handler(spec, self)
+        for i, (name, node) in enumerate(frag.chain):
+            self.nodes[name] = node
+            if i:
+                self.edges.append((frag.chain[i - 1][0], name))
+        if frag.chain:
+            for src in spec.inputs:
+                self.edges += [(e, frag.chain[0][0]) for e in self.exits[src]]
+        self.exits[spec.name] = frag.exits if frag.exits is not None else [frag.chain[-1][0]]
+        self.flat_maps[spec.name] = frag.flat_map
+
+    def add_output(self, spec: LayerSpec) -> None:
+        flat = self.flat_maps[spec.name]
+        if flat is not None and np.any(nchw_order(flat) != np.arange(int(np.prod(flat)))):
+            raise NIRError(f"the output {spec.name!r} flattens a {flat} map: NIR flattens it "
+                           "channels first, which would reorder the classes; end the model "
+                           "with a Dense layer or a global average pooling")
+        name = self.name("output")
+        self.nodes[name] = nir.Output(np.array(to_chw(spec.output_shape)))
+        self.edges += [(e, name) for e in self.exits[spec.name]]
+
+    def flat_map(self, spec: LayerSpec):
+        maps = {self.flat_maps[i] for i in spec.inputs}
+        if len(maps) > 1:
+            raise NIRError(f"layer {spec.name!r}: its inputs are flattened differently {maps}")
+        return maps.pop()
+
+
+def _input(s, g) -> Fragment:
+    return Fragment([(s.name, nir.Input(np.array(to_chw(s.output_shape))))])
+
+
+def _dense(s, g) -> Fragment:
+    weight = dense_weight_to_nir(np.asarray(s.kernel, np.float32), g.flat_map(s))
+    bias = np.zeros(weight.shape[0], np.float32) if s.bias is None else s.bias
+    syn = nir.Affine(weight=weight, bias=np.asarray(bias, np.float32))
+    return Fragment([(s.name, syn), g.neurons(s, to_chw(s.output_shape))])
+
+
+def _conv2d(s, g) -> Fragment:
+    in_hw = tuple(s.input_shape[:2])
+    strides = pair(s.config.get("strides", 1), "strides", s.name)
+    weight, pads = conv_to_nir(np.asarray(s.kernel, np.float32), in_hw, strides,
+                               s.config.get("padding", "valid"))
+    bias = np.zeros(weight.shape[0], np.float32) if s.bias is None else s.bias
+    syn = nir.Conv2d(input_shape=in_hw, weight=weight, stride=strides, padding=pads,
+                     dilation=(1, 1), groups=1, bias=np.asarray(bias, np.float32))
+    return Fragment([(s.name, syn), g.neurons(s, to_chw(s.output_shape))])
+
+
+def _avgpool(s, g) -> Fragment:
+    in_hw, out = tuple(s.input_shape[:2]), to_chw(s.output_shape)
+    size = pair(s.config["pool_size"], "pool_size", s.name)
+    strides = pair(s.config.get("strides") or size, "strides", s.name)
+    padding = s.config.get("padding", "valid")
+    pads = pool_to_nir(s.name, in_hw, size, strides, padding)
+    scale = np.asarray(s.config.get("scale", np.ones(out[0])), np.float64)
+    geometry = {"kernel_size": np.array(size), "stride": np.array(strides),
+                "padding": np.array(pads)}
+    if any(pads):  # NIR's AvgPool2d does not say whether padded zeros count: sum, then scale
+        chain = [(s.name, nir.SumPool2d(**geometry))]
+        factor = scale[:, None, None] / window_counts(in_hw, size, strides, padding)[None]
+    else:
+        chain = [(s.name, nir.AvgPool2d(**geometry))]
+        factor = None if np.all(scale == 1.0) else scale[:, None, None]
+    if factor is not None:
+        factor = np.broadcast_to(factor, out).astype(np.float32)
+        chain.append((g.name(f"{s.name}_scale"), nir.Scale(scale=factor)))
+    if s.name == g.readout:
+        chain.append(g.neurons(s, out))
+    return Fragment(chain)
+
+
+def _flatten(s, g) -> Fragment:
+    shape = tuple(s.input_shape)
+    node = nir.Flatten(input_type={"input": np.array(to_chw(shape))}, start_dim=0, end_dim=-1)
+    return Fragment([(s.name, node)], flat_map=shape if len(shape) == 3 else g.flat_map(s))
+
+
+def sum_fragment(s, g) -> Fragment:
+    """A layer whose output is the sum of its inputs (no node: its consumers get an edge from
+    every summand; see the module docstring)."""
+    return Fragment(exits=[e for i in s.inputs for e in g.exits[i]], flat_map=g.flat_map(s))
+
+
+def _maxpool(s, g):
+    raise NIRError(f"layer {s.name!r} (maxpool): tfsnn's spiking max pool passes the spikes of "
+                   "the input with the highest accumulated spike count (a stateful gate); NIR "
+                   "has no node for it. Use AveragePooling2D in the ANN instead")
+
+
+def _concat(s, g):
+    raise NIRError(f"layer {s.name!r} (concat): NIR has no concatenation node (several edges "
+                   "into one node are a sum, not a concatenation)")
+
+
+#: layer kind -> its NIR fragment
+HANDLERS = {"input": _input, "dense": _dense, "conv2d": _conv2d, "avgpool": _avgpool,
+            "flatten": _flatten, "maxpool": _maxpool, "concat": _concat}
+
+
+def _check_snn(snn) -> None:
+    if not isinstance(snn, SpikingModel):
+        raise TypeError(f"expected a tfsnn SpikingModel, got {type(snn).__name__}")
+    if snn.encoding != "rate":
+        why = UNEXPORTABLE_ENCODINGS.get(snn.encoding, "it is not the rate code")
+        raise NIRError(f"NIR export supports the 'rate' encoding only; the {snn.encoding!r} "
+                       f"encoding cannot be written as NIR's IF/LIF neurons: {why}")
+
+
+def fold_pool_scales(specs: list[LayerSpec], readout: str) -> list[LayerSpec]:
+    """A copy of ``specs`` in which every non-readout average pool's per-channel scale is
+    multiplied into the weights of the layers it feeds (through a flatten too), for tools
+    without NIR's ``Scale`` node. Same function; floats rounded differently."""
+    specs = [s.copy() for s in specs]
+    for pool in specs:
+        scale = np.asarray(pool.config.get("scale", 1.0), np.float32)
+        if pool.kind != "avgpool" or pool.name == readout or np.all(scale == 1.0):
+            continue
+        for user in (s for s in specs if pool.name in s.inputs):
+            _fold_into(pool, user, scale, specs)
+        pool.config["scale"] = np.ones_like(scale)
+    return specs
+
+
+def _fold_into(pool, user, scale, specs) -> None:
+    if user.kind == "conv2d":
+        user.kernel = user.kernel * scale[None, None, :, None]
+    elif user.kind == "flatten":
+        rows = np.tile(scale, int(np.prod(user.input_shape[:-1])))  # H, W, C: channel fastest
+        for dense in (s for s in specs if user.name in s.inputs):
+            if dense.kind != "dense":
+                raise NIRError(f"cannot fold the scale of {pool.name!r} through {user.name!r} "
+                               f"into {dense.name!r} ({dense.kind}); export without "
+                               "fold_scales")
+            dense.kernel = dense.kernel * rows[:, None]
+    else:
+        raise NIRError(f"cannot fold the scale of {pool.name!r} into {user.name!r} "
+                       f"({user.kind}): only conv2d and flatten -> dense; export without "
+                       "fold_scales")
+
+
+def build_graph(specs: list[LayerSpec], readout: str, params: dict,
+                metadata: dict | None = None) -> nir.NIRGraph:
+    """The NIR graph of ``specs`` (``readout``: the integrating layer; ``params``: the
+    spiking neurons' ``threshold``, ``v_init``, ``tau``); NIR checks the shapes of all edges."""
+    builder = _Builder(specs, readout, params)
+    for s in specs:
+        builder.add(s)
+    builder.add_output(output_spec(specs))
+    return nir.NIRGraph(nodes=builder.nodes, edges=builder.edges,
+                        metadata=dict(metadata or {}), type_check=True)
+
+
+def to_nir(snn: SpikingModel, fold_scales: bool = False) -> nir.NIRGraph:
+    """The rate-coded SNN as a ``nir.NIRGraph`` (see the module docstring and
+    docs/interop.md). ``fold_scales``: multiply the average pools' per-channel scales into
+    the next weights instead of writing ``Scale`` nodes (for tools that lack them)."""
+    _check_snn(snn)
+    specs = fold_pool_scales(snn.specs, snn.readout.name) if fold_scales else snn.specs
+    meta = {"generator": f"tfsnn {__version__}", "encoding": snn.encoding, "dt": 1.0,
+            RESET_KEY: SUBTRACT, SPIKE_KEY: SPIKE_CONDITION}
+    graph = build_graph(specs, snn.readout.name, snn.params, meta)
+    warn_v_init(snn.params)
+    return graph
+
+
+def export_nir(snn: SpikingModel, path, fold_scales: bool = False) -> nir.NIRGraph:
+    """Write ``to_nir(snn)`` to ``path`` with ``nir.write`` (HDF5; the file is replaced only
+    once it is complete) and return the graph."""
+    graph = to_nir(snn, fold_scales)
+    with atomic_path(path) as tmp:
+        nir.write(tmp, graph)
+    return graph
