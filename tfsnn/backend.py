@@ -52,6 +52,17 @@ def jit(fn, xla: bool = False):
     return fn
 
 
+def add(a, b):
+    """``a + b`` for two state-shaped tensors. On TensorFlow ``keras.ops.add`` turns an add
+    whose second operand looks like a bias (one non-unit axis, e.g. ``(1, H, 1, 1)``) into an
+    NCHW ``bias_add``, which fails on CPU; ``tf.math.add`` is the plain sum."""
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.add(a, b)
+    return keras.ops.add(a, b)
+
+
 def add_n(tensors):
     """Elementwise sum of a list of same-shaped tensors in one pass (``tf.add_n``)."""
     tensors = list(tensors)

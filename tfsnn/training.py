@@ -10,43 +10,37 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from tfsnn.datasets import Dataset, check_images, load_dataset
+from tfsnn.checks import check_images, check_labels, check_sample_shape
+from tfsnn.datasets import Dataset, load_dataset
 
 __all__ = ["train_ann", "evaluate_ann", "ann_predict"]
 
 DEFAULT_PATIENCE = 3
 
 
-def _check_input_shape(model: keras.Model, x: np.ndarray) -> None:
-    """Raise ValueError when the samples' shape does not fit the model's input."""
+def _sample_shape(model: keras.Model) -> tuple:
+    """The shape of one sample the model takes (``None``: any size)."""
     expected = model.input_shape
     if isinstance(expected, list):
         if len(expected) != 1:
             raise ValueError(f"model {model.name!r} has {len(expected)} inputs; only "
                              "single-input models are supported")
         expected = expected[0]
-    expected = tuple(expected[1:])
-    given = tuple(x.shape[1:])
-    fits = len(expected) == len(given) and all(e is None or e == g
-                                               for e, g in zip(expected, given))
-    if fits:
-        return
-    hint = ""
-    if len(given) + 1 == len(expected) and expected[-1] == 1:
-        hint = " (add a channel axis: x[..., None])"
-    raise ValueError(f"model {model.name!r} expects samples of shape {expected} but the data "
-                     f"has samples of shape {given}{hint}")
+    return tuple(expected[1:])
 
 
-def _labels(y) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        y = y.argmax(axis=1)
-    return y.reshape(len(y)).astype(np.int64)
+def _check_input_shape(model: keras.Model, x) -> np.ndarray:
+    """``x`` as a batch of samples that fit the model's input (``check_sample_shape``)."""
+    return check_sample_shape(x, _sample_shape(model), "x", f"model {model.name!r}")
+
+
+def _num_outputs(model: keras.Model) -> int | None:
+    shape = model.output_shape
+    return None if isinstance(shape, list) else shape[-1]
 
 
 def _check_num_classes(model: keras.Model, num_classes: int) -> None:
-    units = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
+    units = _num_outputs(model)
     if units is not None and num_classes > units:
         raise ValueError(f"the data has {num_classes} classes but model {model.name!r} has "
                          f"only {units} outputs; build it with num_classes={num_classes}")
@@ -94,15 +88,15 @@ def ann_predict(model: keras.Model, x, batch_size: int = 256) -> np.ndarray:
     """Class scores ``(N, num_classes)`` as a numpy array."""
     x = np.asarray(x)
     check_images(x, "input")
-    _check_input_shape(model, x)
+    x = _check_input_shape(model, x)
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
 
 def evaluate_ann(model: keras.Model, x, y, batch_size: int = 256) -> float:
-    """Top-1 accuracy of ``argmax(model.predict(x))`` against labels (indices or one-hot)."""
-    y = _labels(y)
-    if len(y) != len(x):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+    """Top-1 accuracy of ``argmax(model.predict(x))`` against labels (class indices, an
+    ``(N, 1)`` column or one-hot rows: ``tfsnn.checks.check_labels``)."""
+    x = _check_input_shape(model, x)
+    y = check_labels(y, _num_outputs(model), len(x), "y")
     if len(y) == 0:
         raise ValueError("cannot evaluate on an empty set (x has 0 samples)")
     scores = ann_predict(model, x, batch_size=batch_size)

@@ -63,7 +63,8 @@ def test_rate_snn_close_to_ann_on_digits(digits, trained_digits_cnn):
     ann_acc = float(np.mean(trained_digits_cnn.predict(digits.x_test, verbose=0).argmax(1)
                             == digits.y_test))
     snn = tfsnn.convert(trained_digits_cnn, digits.x_train[:500])
-    res = snn.evaluate(digits.x_test, digits.y_test, timesteps=100, batch_size=128)
+    res = snn.evaluate(digits.x_test, digits.y_test, timesteps=100, batch_size=128,
+                       return_predictions=True)
     assert res.accuracy_per_step.shape == (100,)
     assert res.accuracy == res.accuracy_per_step[-1]
     # stated margin on real data (this net has a max-pool gate, the lossiest part)
@@ -84,8 +85,8 @@ def test_save_load_round_trip(tmp_path, digits, trained_digits_cnn):
     snn2 = tfsnn.load_snn(path)
     assert snn2.encoding == "rate" and snn2.params == snn.params
     x = digits.x_test[:40]
-    r1 = snn.evaluate(x, digits.y_test[:40], timesteps=30)
-    r2 = snn2.evaluate(x, digits.y_test[:40], timesteps=30)
+    r1 = snn.evaluate(x, digits.y_test[:40], timesteps=30, return_predictions=True)
+    r2 = snn2.evaluate(x, digits.y_test[:40], timesteps=30, return_predictions=True)
     np.testing.assert_array_equal(r1.predictions_per_step, r2.predictions_per_step)
     np.testing.assert_allclose(r1.scores, r2.scores)
     assert r1.spike_counts == r2.spike_counts

@@ -28,9 +28,10 @@ CHANGED = dict(
     name="exp1", dataset="mnist5k", model="lenet", encoding="ttfs", timesteps=40,
     normalization="max", percentile=99.0, channelwise=False, scale=2.0, epochs=0,
     batch_size=16, seed=3, logdir="/tmp/logs", run="r1", input_mode="poisson", threshold=0.5,
-    v_init=0.25, tau=20.0, n_norm=10, n_test=30, sim_batch_size=8, learning_rate=0.01,
+    v_init=0.25, tau=None, n_norm=10, n_test=30, sim_batch_size=8, learning_rate=0.01,
     early_stopping=True, train=True, activation="relu", clamp=1.5,
-    model_kwargs={"width": 4}, verbose=0, encoding_params={"latency": 5}, analysis=False)
+    model_kwargs={"width": 4}, verbose=0, encoding_params={"window": 5}, analysis=False)
+# (tau stays None: TTFS neurons have no leak, and ExperimentConfig refuses the combination)
 
 
 def test_fields_match_the_experiment_arguments():
@@ -86,7 +87,7 @@ def test_hparams():
     assert hp == {"dataset": "mnist5k", "model": "lenet", "encoding": "ttfs", "timesteps": 40,
                   "normalization": "max", "percentile": 99.0, "channelwise": False,
                   "epochs": 0, "batch_size": 16, "seed": 3, "input_mode": "poisson",
-                  "threshold": 0.5, "v_init": 0.25, "tau": 20.0}
+                  "threshold": 0.5, "v_init": 0.25, "tau": "none"}
     hp = ExperimentConfig(dataset=object(), model=lambda: None).hparams()
     assert (hp["dataset"], hp["model"], hp["v_init"], hp["tau"]) == (
         "user data", "<lambda>", "default", "none")

@@ -251,3 +251,39 @@ def test_step_totals_of_a_tiled_layer_come_from_its_pool(cnn_snn):
                 {"pool_size": (3, 2), "strides": (3, 2)}):  # 8 rows not divisible by 3
         spec = LayerSpec("p", "avgpool", ["conv1"], src.output_shape, (4, 4, 4), config=cfg)
         assert tiling_area(spec, src) == 0
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("mode", ["constant", "poisson"])
+def test_accuracy_scored_on_the_device_equals_the_predictions(cnn_snn, mode):
+    """``evaluate`` scores every step on the device; the per-step accuracy equals the one
+    computed from the per-step predictions, whatever the batching (padding is masked)."""
+    cnn_snn.fast_path = FastPathOptions()
+    x = _images((8, 8, 1), n=13, seed=4)
+    y = np.random.default_rng(4).integers(0, 5, len(x))
+    ref = cnn_snn.simulate(x, T, batch_size=13, input_mode=mode, seed=1)
+    expect = (ref.predictions_per_step == y[None]).mean(1)
+    for bs in (13, 5):
+        res = cnn_snn.evaluate(x, y, T, batch_size=bs, input_mode=mode, seed=1)
+        assert res.predictions_per_step is None  # nothing of size T x N kept by default
+        np.testing.assert_array_equal(res.accuracy_per_step, expect)
+        assert res.accuracy == expect[-1]
+        full = cnn_snn.evaluate(x, y, T, batch_size=bs, input_mode=mode, seed=1,
+                                return_predictions=True)
+        np.testing.assert_array_equal(full.predictions_per_step, ref.predictions_per_step)
+
+
+def test_engine_returns_nothing_of_size_steps_times_batch_when_scoring(cnn_snn):
+    """With labels and without predictions or recorded trains, every array an engine call
+    returns is O(T) or O(B x neurons), never O(T x B): host memory is flat in T per image."""
+    steps, b = 40, 6
+    cnn_snn.fast_path = FastPathOptions()
+    fn = cnn_snn.engine(steps, b, predictions=False, labels=True)
+    x = _images((8, 8, 1), n=b, seed=2)
+    out = fn(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(np.int32(0)),
+             keras.ops.convert_to_tensor(np.int32(0)), keras.ops.convert_to_tensor(np.int32(b)),
+             keras.ops.convert_to_tensor(np.zeros(b, np.int32)))
+    for path, a in keras.tree.flatten_with_path(out):
+        shape = tuple(keras.ops.shape(a))
+        assert not (steps in shape and b in shape), (path, shape)
+    assert tuple(keras.ops.shape(out["correct"])) == (steps,)

@@ -3,7 +3,8 @@
 ``snn_activation_analysis`` returns a JSON-friendly dict (floats, ints, strings, lists;
 undefined values are ``nan``)::
 
-    {"network": {...}, "layers": {name: {...}}, "energy": {...}, "_arrays": {...}}
+    {"network": {...}, "layers": {name: {...}}, "energy": {...}, "energy_devices": [...],
+     "_arrays": {...}}
 
 Definitions, per layer with spiking neurons (``SimulationResult.layer_stats``: Dense, Conv2D,
 spiking max pooling, and the input under Poisson input), over the ``N`` evaluated images, the
@@ -33,7 +34,9 @@ Network: ``ann_accuracy`` (the Keras ANN), ``snn_accuracy`` (at ``T``),
 ``accuracy_per_step`` (t = 1..T), ``spikes_per_image`` (all spiking layers but the input),
 ``input_spikes_per_image`` (Poisson input spikes; 0 under constant-current input),
 ``readout_correlation`` (SNN scores ``V_T / T`` against the ANN's pre-softmax output), and
-the energy estimate of ``tfsnn.analysis.energy`` under ``"energy"``.
+the energy estimate of ``tfsnn.analysis.energy`` under ``"energy"``, and under
+``"energy_devices"`` its ``energy_table``: one row per device of
+``tfsnn.analysis.devices.DEVICES`` (SNN energy per image, the ANN's on cpu and gpu).
 
 ``"_arrays"`` holds numpy arrays for plots and TensorBoard (not JSON): per layer the spike
 histogram over time, per-neuron totals, the per-image counts and ANN activations of the
@@ -48,8 +51,8 @@ import math
 import numpy as np
 from keras import ops
 
-from tfsnn.analysis.energy import energy_estimate
-from tfsnn.checks import check_timesteps
+from tfsnn.analysis.energy import energy_estimate, energy_table
+from tfsnn.checks import check_labels, check_timesteps
 from tfsnn.conversion import analog_forward
 from tfsnn.jsonutil import to_jsonable
 from tfsnn.training import evaluate_ann
@@ -104,11 +107,6 @@ def pearson(a, b) -> float:
     b = b - b.mean()
     den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
     return float((a * b).sum() / den) if den > 0 else math.nan
-
-
-def _labels(y):
-    y = np.asarray(y)
-    return y.argmax(-1) if y.ndim == 2 else y.astype(np.int64)
 
 
 def _usable_full(result, n, timesteps, input_mode, need_acc):
@@ -200,13 +198,13 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
             histograms and the scatter plot (simulated once with per-image counts).
         record_samples: images whose spike trains are recorded (raster plots).
         energy_params: keyword arguments of ``energy_estimate`` (``e_mac``, ``e_ac``,
-            ``e_neuron``).
+            ``e_neuron``, or ``device`` and ``ann_device``).
         verbose: show simulation progress bars.
 
     Returns the dict described in the module docstring.
     """
     timesteps = check_timesteps(timesteps)
-    x, y = _check_data(x, y)
+    x, y = _check_data(x, y, snn.num_classes)
     n = len(x)
     n_c = min(max(int(n_correlation), 0), n)
     record = max(int(record_samples), 0)
@@ -228,20 +226,18 @@ def snn_activation_analysis(ann, snn, x, y, timesteps, input_mode="constant", ba
         arrays["readout"] = {"snn_scores": scores,
                              "ann_output": np.asarray(analog[out_name], np.float64)}
     energy = energy_estimate(snn, full, **dict(energy_params or {}))
-    return {"network": network, "layers": layers, "energy": energy, "_arrays": arrays}
+    return {"network": network, "layers": layers, "energy": energy,
+            "energy_devices": energy_table(snn, full), "_arrays": arrays}
 
 
-def _check_data(x, y):
-    """``x`` as an array and ``y`` as label indices; errors on empty or mismatched data."""
+def _check_data(x, y, num_classes):
+    """``x`` as an array and ``y`` as label indices (``check_labels``); errors on empty or
+    mismatched data."""
     x = np.asarray(x)
     n = len(x)
     if n == 0:
         raise ValueError("snn_activation_analysis needs at least one image (x is empty)")
-    if y is not None:
-        y = _labels(y)
-        if len(y) != n:
-            raise ValueError(f"x has {n} samples but y has {len(y)}")
-    return x, y
+    return x, check_labels(y, num_classes, n, "y")
 
 
 def _simulations(snn, x, y, result, n_c, record, sim):

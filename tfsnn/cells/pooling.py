@@ -103,6 +103,9 @@ class MaxPool2DCell(PoolCell):
     def synapse(self, x):
         return x  # the gate works on the input spikes themselves
 
+    def has_constant_counts(self, timesteps) -> bool:
+        return False  # a gate, not IF neurons: its counts are counted
+
     def neuron_step(self, current, states, training=False):
         if self.readout:
             raise ValueError("a max-pooling layer cannot be the readout layer")

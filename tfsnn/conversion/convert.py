@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
+
 import numpy as np
 
 from tfsnn.cells import encoding_module
-from tfsnn.checks import check_images
+from tfsnn.checks import check_inputs
 from tfsnn.conversion.errors import ConversionError
-from tfsnn.conversion.normalize import normalize
+from tfsnn.conversion.normalize import check_normalization, normalize
 from tfsnn.conversion.parse import parse
 from tfsnn.simulation import SpikingModel
 
@@ -29,9 +32,18 @@ def convert(ann, x_norm=None, encoding="rate", normalization="percentile", perce
         v_init: initial membrane potential as a fraction of theta (default: the encoding's,
             0.5 for rate coding).
         tau: leak time constant in timesteps (None: IF neurons, no leak).
-        dyn_params: encoding-specific parameters.
+        dyn_params: encoding-specific parameters (the keys of the encoding module's
+            ``DEFAULTS``, e.g. ``window`` for TTFS; rate coding has none): any other name
+            raises a ValueError naming it and the closest accepted name.
+
+    Every argument is checked before any work (parse, normalization): unknown names,
+    non-finite or non-positive ``threshold``/``tau``, a non-finite ``v_init``, a bad
+    ``percentile`` or ``scale``; the normalization set must hold finite values in [0, 1].
     """
-    module = encoding_module(encoding)  # unknown encodings fail before any work
+    module = encoding_module(encoding)  # bad arguments fail before any work
+    check_encoding_params(encoding, dyn_params)
+    module.DYNAMICS.make_params(threshold=threshold, v_init=v_init, tau=tau)
+    check_normalization(normalization, percentile, scale)
     v_init, dyn = _neuron_params(module, v_init, dyn_params)
     specs = parse(ann)
     unsupported = [s for s in specs if s.kind not in module.SUPPORTED_KINDS]
@@ -63,10 +75,39 @@ def _neuron_params(module, v_init, dyn_params) -> tuple[float, dict]:
 
 
 def _normalization_set(x_norm, input_shape) -> np.ndarray:
-    """``x_norm`` as float32, checked against the model's input shape and for NaN/inf."""
-    x_norm = np.asarray(x_norm, dtype=np.float32)
-    if tuple(x_norm.shape[1:]) != tuple(input_shape):
-        raise ValueError(f"normalization set has shape {tuple(x_norm.shape[1:])} per "
-                         f"sample, but the model expects {tuple(input_shape)}")
-    check_images(x_norm, where="normalization set")
-    return x_norm
+    """``x_norm`` as float32, checked against the model's input shape, for NaN/inf and for
+    the [0, 1] range (``tfsnn.checks.check_inputs``)."""
+    return check_inputs(x_norm, input_shape, "normalization set x_norm", "the model")
+
+
+def _convert_arguments() -> list[str]:
+    """``convert``'s own keyword arguments (those a misspelled name may have meant)."""
+    skip = {"ann", "x_norm", "dyn_params"}
+    return [p for p in inspect.signature(convert).parameters if p not in skip]
+
+
+def check_encoding_params(encoding, params, where: str = "convert") -> None:
+    """Raise a ValueError for names in ``params`` that the encoding does not take (its
+    ``DEFAULTS`` but ``v_init``), naming them, a close match and what is accepted.
+
+    ``where`` names the caller in the message ("convert", or a config field)."""
+    accepted = sorted(set(encoding_module(encoding).DEFAULTS) - {"v_init"})
+    unknown = sorted(set(params) - set(accepted), key=str)
+    if not unknown:
+        return
+    own = _convert_arguments()
+    hints = []
+    for name in unknown:
+        if name in own:
+            hints.append(f"{name!r} is an argument of convert itself, not an encoding "
+                         "parameter")
+        else:
+            close = difflib.get_close_matches(str(name), accepted + own, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{name!r}: did you mean {close[0]!r}?")
+    takes = (f"its parameters {accepted}" if accepted else
+             "no parameters of its own")
+    raise ValueError(
+        f"{where}: unknown parameter(s) {unknown} for the {encoding!r} encoding"
+        f"{' (' + '; '.join(hints) + ')' if hints else ''}; accepted: {takes}, besides "
+        f"convert's arguments {own}")

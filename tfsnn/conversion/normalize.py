@@ -12,7 +12,9 @@ Modes:
 - ``"max"``: ``lambda`` = the maximum activation.
 - ``"percentile"``: ``lambda`` = the p-th percentile (default 99.9) of the positive
   activations; robust to outliers (a few neurons saturate instead of all firing slowly).
-- ``"scale"``: user scales, one float for all layers or a dict ``{layer name: lambda}``.
+- ``"scale"``: user scales, one float for all layers or a dict ``{layer name: lambda}``
+  (a float or one per channel; layers left out keep ``lambda = 1``; every value must be a
+  finite number > 0 and every name a layer with neurons).
 - ``None``: no normalization (``lambda = 1``).
 
 Statistics stream over the normalization set in batches: pass 1 takes the per-channel maxima,
@@ -26,10 +28,13 @@ own and keep the scale of their input. The readout layer is not normalized
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from keras import ops
 
 from tfsnn.backend import jit
+from tfsnn.checks import check_number
 from tfsnn.conversion.forward import analog_forward
 from tfsnn.ir import LayerSpec, readout_spec
 
@@ -51,10 +56,7 @@ def _batches(x, batch_size):
 def compute_scales(specs, x_norm, mode="percentile", percentile=99.9, channelwise=False,
                    scale=None, batch_size=256, progress=False) -> dict[str, np.ndarray]:
     """Per-layer output scales ``lambda`` (one value per output channel), see module doc."""
-    if mode not in MODES:
-        raise ValueError(f"unknown normalization {mode!r}; supported: {list(MODES)}")
-    if mode == "percentile" and not 0 < float(percentile) <= 100:
-        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    check_normalization(mode, percentile, scale)
     names = _stat_layers(specs)
     chans = {s.name: s.output_shape[-1] for s in specs}
     stats: dict[str, np.ndarray] = {}
@@ -112,23 +114,56 @@ def _progress(it, n, batch_size, show, title):
     return gen()
 
 
-def _user_scales(names, chans, scale):
+def check_normalization(mode, percentile=99.9, scale=None) -> None:
+    """Raise a ValueError naming the argument for a bad normalization setting: an unknown
+    mode, a ``percentile`` outside (0, 100] or not a number, a bad ``scale``."""
+    if mode not in MODES:
+        raise ValueError(f"normalization: unknown normalization {mode!r}; supported: "
+                         f"{list(MODES)}")
+    if mode == "percentile":
+        check_number(percentile, "percentile", positive=True, high=100.0)
+    if mode == "scale":
+        check_scale(scale)
+
+
+def check_scale(scale):
+    """A user scale: one number > 0, or ``{layer name: number > 0 or one per channel}``."""
     if scale is None:
-        raise ValueError("normalization='scale' needs scale=<float> or {layer name: float}")
-    if isinstance(scale, dict):
-        unknown = set(scale) - set(names)
-        if unknown:
-            raise ValueError(f"scale given for unknown layers {sorted(unknown)}; layers with "
-                             f"neurons: {names}")
-        out = {}
-        for n in names:
-            v = np.asarray(scale.get(n, 1.0), np.float64)
-            out[n] = np.broadcast_to(v, (chans[n],)).copy()
-        return out
-    v = float(scale)
-    if not v > 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
-    return {n: np.full(chans[n], v) for n in names}
+        raise ValueError("scale: normalization='scale' needs scale=<float> or "
+                         "{layer name: float}")
+    if isinstance(scale, Mapping):
+        return {name: _layer_scale(name, v) for name, v in scale.items()}
+    return check_number(scale, "scale", positive=True)
+
+
+def _layer_scale(name, value) -> np.ndarray:
+    try:
+        ok = not isinstance(value, (str, bytes, bool, np.bool_))
+        v = np.asarray(value, np.float64) if ok else None
+    except (TypeError, ValueError):
+        v = None
+    if v is None or v.ndim > 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError(f"scale[{name!r}] must be a finite number > 0 (or one per output "
+                         f"channel), got {value!r}")
+    return v
+
+
+def _user_scales(names, chans, scale):
+    values = check_scale(scale)
+    if not isinstance(values, dict):
+        return {n: np.full(chans[n], values) for n in names}
+    unknown = set(values) - set(names)
+    if unknown:
+        raise ValueError(f"scale given for unknown layers {sorted(unknown)}; layers with "
+                         f"neurons: {names}")
+    out = {}
+    for n in names:  # layers not in the dict keep lambda = 1
+        v = values.get(n, np.ones(1))
+        if v.size not in (1, chans[n]):
+            raise ValueError(f"scale[{n!r}] has {v.size} values but layer {n!r} has "
+                             f"{chans[n]} output channels")
+        out[n] = np.broadcast_to(v, (chans[n],)).copy()
+    return out
 
 
 def _accumulate_histogram(hist, a, top):

@@ -13,13 +13,18 @@ its key: trials that differ only in these fields can share one trained ANN.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from tfsnn.cells import ENCODINGS
-from tfsnn.checks import check_timesteps
+from tfsnn.cells import ENCODINGS, encoding_module
+from tfsnn.checks import check_number, check_timesteps
+from tfsnn.conversion.convert import check_encoding_params
+from tfsnn.conversion.normalize import check_normalization, check_scale
+from tfsnn.models import MODELS
 from tfsnn.simulation import INPUT_MODES
 
 
@@ -95,18 +100,13 @@ class ExperimentConfig:
     analysis: bool = _snn(True)
 
     def __post_init__(self):
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"unknown encoding {self.encoding!r}; supported: "
-                             f"{sorted(ENCODINGS)}")
-        if self.input_mode not in INPUT_MODES:
-            raise ValueError(f"unknown input_mode {self.input_mode!r}; supported: "
-                             f"{INPUT_MODES}")
-        self.timesteps = check_timesteps(self.timesteps)
-        for k in ("epochs", "batch_size", "n_norm"):
-            v = getattr(self, k)
-            if not isinstance(v, (int, np.integer)) or v < (0 if k == "epochs" else 1):
-                raise ValueError(f"{k} must be a {'non-negative' if k == 'epochs' else 'positive'}"
-                                 f" integer, got {v!r}")
+        """Check every typed field (a ValueError whose message starts with the field's
+        name; combinations with the encoding last), then store the normalized values."""
+        self._check_choices()
+        self._check_integers()
+        self._check_numbers()
+        self._check_flags()
+        self._check_combinations()
         self.name = str(self.name)
         self.epochs = int(self.epochs)
         self.batch_size = int(self.batch_size)
@@ -117,6 +117,73 @@ class ExperimentConfig:
         self.model_kwargs = dict(self.model_kwargs or {})
         self.verbose = int(self.verbose)
         self.encoding_params = dict(self.encoding_params or {})
+
+    def _check_choices(self):
+        for name, choices in (("encoding", sorted(ENCODINGS)), ("input_mode", INPUT_MODES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name}: unknown {name} {getattr(self, name)!r}; supported: "
+                                 f"{choices}")
+        check_normalization(self.normalization, self.percentile, self.scale)
+        if isinstance(self.model, str) and self.model not in MODELS:
+            raise ValueError(f"model: unknown model {self.model!r}; built-in models: "
+                             f"{sorted(MODELS)} (or pass a keras.Model or a callable)")
+        if not (isinstance(self.model, str) or callable(self.model)):
+            raise ValueError("model must be a built-in model name, a keras.Model or a callable "
+                             f"returning one, got {self.model!r}")
+        for name in ("model_kwargs", "encoding_params"):
+            if not isinstance(getattr(self, name), (Mapping, type(None))):
+                raise ValueError(f"{name} must be a mapping of keyword arguments or None, "
+                                 f"got {getattr(self, name)!r}")
+
+    def _check_integers(self):
+        self.timesteps = check_timesteps(self.timesteps)
+        for name, low, none_ok in (("epochs", 0, False), ("batch_size", 1, False),
+                                   ("n_norm", 1, False), ("sim_batch_size", 1, False),
+                                   ("seed", 0, False), ("verbose", 0, False),
+                                   ("n_test", 1, True)):
+            v = getattr(self, name)
+            if v is None and none_ok:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low or (
+                    name == "seed" and v >= 2 ** 32):
+                kind = "non-negative" if low == 0 else "positive"
+                extra = " below 2**32" if name == "seed" else ""
+                raise ValueError(f"{name} must be a {kind} integer{extra}"
+                                 f"{' or None' if none_ok else ''}, got {v!r}")
+
+    def _check_numbers(self):
+        check_number(self.percentile, "percentile", positive=True, high=100.0)
+        if self.scale is not None:
+            check_scale(self.scale)
+        check_number(self.threshold, "threshold", positive=True)
+        check_number(self.v_init, "v_init", none_ok=True)
+        check_number(self.tau, "tau", positive=True, none_ok=True)
+        check_number(self.learning_rate, "learning_rate", positive=True)
+        check_number(self.clamp, "clamp", positive=True, none_ok=True)
+
+    def _check_flags(self):
+        for name, none_ok in (("channelwise", False), ("analysis", False), ("train", True)):
+            v = getattr(self, name)
+            if not (isinstance(v, (bool, np.bool_)) or (none_ok and v is None)):
+                raise ValueError(f"{name} must be True or False{' or None' if none_ok else ''}"
+                                 f", got {v!r}")
+        es = self.early_stopping
+        if not (es is None or isinstance(es, (bool, np.bool_))
+                or (isinstance(es, (int, np.integer)) and es >= 0)):
+            raise ValueError("early_stopping must be False, True or a patience (an integer "
+                             f">= 0), got {es!r}")
+        for name in ("logdir", "run"):
+            v = getattr(self, name)
+            if not (v is None or isinstance(v, (str, os.PathLike))):
+                raise ValueError(f"{name} must be a path (a string) or None, got {v!r}")
+
+    def _check_combinations(self):
+        """Settings valid alone but not with the encoding (checked after all the others)."""
+        check_encoding_params(self.encoding, self.encoding_params or {}, "encoding_params")
+        try:  # the encoding's own rules (e.g. TTFS neurons have no leak)
+            encoding_module(self.encoding).DYNAMICS.make_params(tau=self.tau)
+        except ValueError as e:
+            raise ValueError(f"tau: {e}") from None
 
     @classmethod
     def stage_fields(cls, *stages: str) -> frozenset[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from tfsnn.backend import add
+
 
 class Integrator:
     state_names = ("v",)
@@ -22,7 +24,7 @@ class Integrator:
 
     @staticmethod
     def step(current, state, params, spike=None):
-        v = ops.add(state[0], current)
+        v = add(state[0], current)
         return v, [v]
 
     @staticmethod

@@ -11,13 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-
-def _finite(name, value, positive=False):
-    v = float(value)
-    if not math.isfinite(v) or (positive and v <= 0):
-        need = "> 0" if positive else "finite"
-        raise ValueError(f"{name} must be {need}, got {value!r}")
-    return v
+from tfsnn.checks import check_number
 
 
 @dataclass(frozen=True)
@@ -27,14 +21,13 @@ class NeuronParams:
     tau: float | None = None
 
     def __post_init__(self):
-        if not float(self.threshold) > 0:
-            raise ValueError(f"threshold must be > 0, got {self.threshold}")
-        if self.tau is not None and not float(self.tau) > 0:
-            raise ValueError(f"tau must be > 0 timesteps (or None for no leak), got {self.tau}")
-        object.__setattr__(self, "threshold", float(self.threshold))
-        object.__setattr__(self, "v_init", float(self.v_init))
-        if self.tau is not None:
-            object.__setattr__(self, "tau", float(self.tau))
+        """Validate (finite numbers: theta > 0, tau > 0 timesteps or None) and store floats."""
+        object.__setattr__(self, "threshold", check_number(self.threshold, "threshold",
+                                                           positive=True))
+        object.__setattr__(self, "v_init", check_number(self.v_init, "v_init"))
+        object.__setattr__(self, "tau", check_number(self.tau, "tau (leak time constant in "
+                                                     "timesteps)", positive=True,
+                                                     none_ok=True))
 
     @property
     def leak(self) -> float:

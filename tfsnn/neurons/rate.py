@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from tfsnn.backend import add
 from tfsnn.neurons.base import Dynamics
 from tfsnn.neurons.params import NeuronParams
 from tfsnn.neurons.spike import heaviside
@@ -40,7 +41,7 @@ class RateDynamics(Dynamics):
         theta = params.threshold
         decay = params.leak
         v = state[0] if decay == 1.0 else ops.multiply(state[0], decay)
-        v = ops.add(v, current)
+        v = add(v, current)
         spikes = spike(v, theta)
         v = ops.subtract(v, spikes if theta == 1.0 else ops.multiply(spikes, theta))
         return spikes, [v]
@@ -71,6 +72,6 @@ class RateDynamics(Dynamics):
         return ops.where(ops.less_equal(current, 0.0), 0.0, n)
 
     def maxpool_step(self, x, state, pool):
-        count = ops.add(state[0], x)
+        count = add(state[0], x)
         # the running maximum of the input counts rises by at most one per step
         return ops.subtract(pool(count), pool(state[0])), [count]

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from keras import ops
 
+from tfsnn.backend import add
 from tfsnn.neurons.base import Dynamics
 from tfsnn.neurons.params import NeuronParams
 from tfsnn.neurons.spike import heaviside
@@ -159,12 +160,12 @@ class TTFSDynamics(Dynamics):
         k = ops.subtract(t, float((int(params.depth) - 1) * tau))  # step in the window
         inside = ops.logical_and(ops.greater_equal(k, 0.0), ops.less(k, float(tau)))
         if params.first:  # analog (or Poisson) input: mean current
-            return ops.add(v, ops.multiply(current, ops.where(inside, 1.0 / tau, 0.0))), b
+            return add(v, ops.multiply(current, ops.where(inside, 1.0 / tau, 0.0))), b
         lo_in = self._lo(params.in_cut, params)
         diff = ops.subtract(current, b)  # = W s (b is 0 before the capture step)
         capture = ops.cast(ops.equal(k, -1.0), current.dtype)  # no presynaptic spikes yet
         weight = ops.add(ops.where(inside, self.g(k, lo_in, params), 0.0), capture)
-        return ops.add(v, ops.multiply(diff, weight)), ops.add(b, ops.multiply(diff, capture))
+        return add(v, ops.multiply(diff, weight)), add(b, ops.multiply(diff, capture))
 
     def thresholds(self, v, t, params):
         """``(theta_k, theta_{k-1})`` of the firing window at step ``t`` (inf outside)."""

@@ -1,9 +1,12 @@
 """The compiled simulator: runs a converted network over time, one padded batch per call.
 
 ``Engine(model, timesteps, ...)`` is traced once per configuration (``tfsnn.backend.jit``)
-and called per batch: ``engine(x, offset, seed, valid) -> dict`` of numpy-convertible
+and called per batch: ``engine(x, offset, seed, valid, labels) -> dict`` of numpy-convertible
 tensors; everything it returns is reduced over time or over the ``valid`` samples, except
-the readout curve ``(T, B, classes)``, the optional per-sample counts and recorded trains.
+the optional per-step class decisions ``(T, B)``, per-sample counts and recorded trains.
+With labels, the readout is scored on the device at every step (``correct``: ``(T,)``
+counts of correct decisions), so nothing of size ``T x B`` need come back: host memory stays
+flat in ``T`` per image.
 
 Time is cut into chunks; neuron state and spike counts are carried from chunk to chunk, so
 memory does not grow with ``T``. A chunk runs with one of three strategies (``Engine.chunk``):
@@ -41,6 +44,8 @@ class Batch(NamedTuple):
     x: object
     offset: object
     seed: object
+    #: class indices ``(B,)`` (int32) when the engine scores the readout, else unused
+    labels: object
     size: int
     #: layer -> value that is the same at every step (constant input, linear maps of it)
     static: dict
@@ -102,18 +107,21 @@ class Engine:
         input_mode: "constant" or "poisson".
         record: spike trains of the first ``record`` samples to return.
         return_counts: also return per-sample spike counts.
+        predictions: return the class decision of every sample at every step.
+        labels: score the decisions against labels on the device (``correct`` per step).
         fold: True, "synapses" or False (``FastPathOptions.fold``).
         unit_scales: average pools whose per-channel scale is all ones.
     """
 
     def __init__(self, model, timesteps, chunk, input_mode, record=0, return_counts=False,
-                 fold=False, unit_scales=frozenset()):
+                 fold=False, unit_scales=frozenset(), predictions=True, labels=False):
         self.specs = model.specs
         self.cells = model.cells
         self.readout = model.readout
         self.T, self.chunk_steps, self.record = int(timesteps), int(chunk), int(record)
         self.return_counts, self.fold = bool(return_counts), fold
         self.unit_scales = unit_scales
+        self.predictions, self.labels = bool(predictions), bool(labels)
         self.constant = input_mode == "constant"
         self.layout = Layout(self.specs, self.cells, self.readout, self.constant, self.T,
                              unit_scales)
@@ -135,13 +143,13 @@ class Engine:
         return self.linear(s, [self.count_of(counts, i) for i in s.inputs])
 
     # -- one batch
-    def __call__(self, x, offset, seed, valid):
-        batch = self.prepare(x, offset, seed)
+    def __call__(self, x, offset, seed, valid, labels):
+        batch = self.prepare(x, offset, seed, labels)
         mask = ops.cast(ops.less(ops.arange(batch.size, dtype="int32"), valid), "int32")
         carry, ys = self.run(batch, self.initial_carry(batch), mask)
         return self.finish(batch, carry, ys, mask)
 
-    def prepare(self, x, offset, seed) -> Batch:
+    def prepare(self, x, offset, seed, labels=None) -> Batch:
         """Static values and constant currents of a batch, computed once."""
         lay = self.layout
         static, current = ({lay.inp: x} if self.constant else {}), {}
@@ -150,7 +158,7 @@ class Engine:
                 static[s.name] = self.linear(s, [static[i] for i in s.inputs])
             elif s.name in lay.neurons and s.inputs[0] in lay.static:
                 current[s.name] = self.cells[s.name].synapse(static[s.inputs[0]])
-        return Batch(x, offset, seed, int(x.shape[0]), static, current)
+        return Batch(x, offset, seed, labels, int(x.shape[0]), static, current)
 
     def initial_carry(self, batch: Batch):
         b, lay = batch.size, self.layout
@@ -160,12 +168,34 @@ class Engine:
         n_out = int(np.prod(lay.named[lay.out_name].output_shape))
         return states, counts, ops.zeros((b, n_out), "float32")
 
+    @staticmethod
+    def decisions(readout):
+        """The class decided at every step, ``(steps, B)`` int32: the first class with the
+        largest readout (compared with ``>=``, so -0.0 and 0.0 tie, as in numpy)."""
+        top = ops.max(readout, axis=-1, keepdims=True)
+        return ops.cast(ops.argmax(ops.cast(ops.greater_equal(readout, top), "int32"), -1),
+                        "int32")
+
+    def _masked_total(self, name, per_sample, mask):
+        """``(steps,)`` sum over the valid samples: exact integer sums for spike counts;
+        in float for layers whose output can be fractional (``Layout.fractional``)."""
+        if name in self.layout.fractional:
+            return ops.sum(per_sample * ops.cast(mask, per_sample.dtype), axis=-1)
+        return ops.sum(ops.cast(per_sample, "int32") * mask, axis=-1)
+
     def run(self, batch: Batch, carry, mask):
-        """All chunks: full ones in a loop, the rest after it."""
+        """All chunks: full ones in a loop, the rest after it. Per step, only decisions
+        (or correct counts) and spike totals leave a chunk, not the readout itself."""
         def masked(ys):
             ro_seq, tot, rec = ys
-            tot = {k: ops.sum(ops.cast(v, "int32") * mask, axis=-1) for k, v in tot.items()}
-            return ro_seq, tot, rec
+            tot = {k: self._masked_total(k, v, mask) for k, v in tot.items()}
+            pred, per_step = self.decisions(ro_seq), {}
+            if self.predictions:
+                per_step["predictions"] = pred
+            if self.labels:
+                hit = ops.cast(ops.equal(pred, ops.cast(batch.labels, "int32")[None]), "int32")
+                per_step["correct"] = ops.sum(hit * mask, axis=-1)
+            return per_step, tot, rec
 
         n_full, rest = divmod(self.T, self.chunk_steps)
         parts = []
@@ -185,7 +215,7 @@ class Engine:
 
     def finish(self, batch: Batch, carry, ys, mask) -> dict:
         """Counts (closed forms, pooled layers) and their reductions over the samples."""
-        readout, step_totals, rec = ys
+        per_step, step_totals, rec = ys
         states, counts, last = carry
         counts, lay, b = dict(counts), self.layout, batch.size
         for name in lay.closed:
@@ -197,7 +227,7 @@ class Engine:
             s = lay.named[name]
             counts[name] = self.linear(s, [self.count_of(counts, i) for i in s.inputs])
         maskf = ops.cast(mask, "float32")  # elementwise: exact integer sums (no TF32 matmul)
-        out = {"readout": readout, "final": last, "step_totals": step_totals, "rec": rec,
+        out = {**per_step, "final": last, "step_totals": step_totals, "rec": rec,
                "count_sums": {}, "sum_sq": {}, "silent": {}}
         for name, c in counts.items():
             flat = ops.reshape(c, (b, -1))
@@ -226,7 +256,7 @@ class Engine:
             if not self.constant:
                 x_t = poisson_spikes(batch.x, t, 1, batch.seed, batch.offset)[0]
             states, spikes, ro = self.step(batch, states, x_t)
-            counts = {n: ops.add(counts[n], spikes[n]) for n in counts}
+            counts = {n: add_n([counts[n], spikes[n]]) for n in counts}
             tot = {n: sum_neurons(v, 1) for n, v in spikes.items()}
             rec = {n: v[:self.record] for n, v in spikes.items()} if self.record else {}
             return (states, counts, ro), (ro, tot, rec)
@@ -341,7 +371,7 @@ class Engine:
             if name in vals.folded:
                 seq = vals.stacked(name)
                 if name not in lay.closed:
-                    counts[name] = ops.add(counts[name], ops.sum(seq, 0))
+                    counts[name] = add_n([counts[name], ops.sum(seq, 0)])
                 if self.record:
                     rec[name] = seq[:, :self.record]
             else:

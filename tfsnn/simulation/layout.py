@@ -12,7 +12,9 @@ Derived once per compiled function from the specs, the cells and the input mode:
   (``cell.has_constant_counts``), so the time loop need not count them;
 - ``pooled``: linear pooling layers whose time-summed output is reported too;
 - ``tot_via``: layer -> (average pool that tiles it, window area): per-step totals from the
-  pooled map, ``sum(s) = area * sum(avgpool(s))``, exact for power-of-two areas.
+  pooled map, ``sum(s) = area * sum(avgpool(s))``, exact for power-of-two areas;
+- ``fractional``: counted layers whose output need not be 0/1: the analog input, and max
+  pools that gate analog values or window means (they pass their input's values).
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ def tiling_area(pool: LayerSpec, src: LayerSpec) -> int:
 
 class Layout:
     """The roles of the layers in one run (see module docstring)."""
+
+    def _fractional(self, specs, cells, constant) -> set:
+        binary = {self.inp: not constant}  # does the layer output only 0/1 values?
+        for s in specs[1:]:
+            ins = [binary[i] for i in s.inputs]
+            if s.name in self.linear:  # pooling averages spikes; flatten/concat keep them
+                binary[s.name] = all(ins) and s.kind != "avgpool"
+            elif s.kind == "maxpool":  # the gate passes its input's values
+                binary[s.name] = all(ins)
+            else:
+                binary[s.name] = s.name in cells
+        return {n for n, b in binary.items() if not b}
 
     def __init__(self, specs, cells, readout, constant: bool, timesteps: int,
                  unit_scales=frozenset()):
@@ -62,6 +76,7 @@ class Layout:
         after = set(post_readout(specs))
         self.pooled = [s.name for s in specs[1:] if s.kind == "avgpool"
                        and s.name in self.linear and s.name not in after]
+        self.fractional = self._fractional(specs, cells, constant)
         self.tot_via = {}
         for s in specs[1:]:
             if s.name in self.linear and s.kind == "avgpool" and s.name in unit_scales:

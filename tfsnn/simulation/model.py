@@ -21,7 +21,7 @@ from keras import ops
 
 from tfsnn.backend import jit
 from tfsnn.cells import encoding_module
-from tfsnn.checks import check_images, check_timesteps
+from tfsnn.checks import check_inputs, check_labels, check_timesteps
 from tfsnn.ir import LayerSpec, readout_spec
 from tfsnn.simulation.build import build_cells, check_supported
 from tfsnn.simulation.cellpath import cell_path_model
@@ -90,28 +90,20 @@ class SpikingModel:
                          if c.kind == "avgpool" and c.has_unit_scale())
 
     def engine(self, timesteps, batch_size, chunk=None, input_mode="constant", record=0,
-               return_counts=False):
+               return_counts=False, predictions=True, labels=False):
         """The compiled engine for a run (cached per configuration)."""
         fold, chunk, xla = plan(self.fast_path, self.specs, timesteps, batch_size, chunk)
         unit = self._unit_scales()  # part of the key: the weights may be changed later
         key = (timesteps, batch_size, chunk, input_mode, record, return_counts, fold, xla,
-               unit)
+               unit, predictions, labels)
         if key not in self._engines:
             eng = Engine(self, timesteps, chunk, input_mode, record, return_counts, fold,
-                         unit)
+                         unit, predictions, labels)
             self._engines[key] = jit(eng, xla=xla)
         return self._engines[key]
 
     def _check_x(self, x):
-        x = np.asarray(x)
-        if x.ndim == len(self.input_shape):  # a single sample
-            x = x[None]
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"input has shape {tuple(x.shape[1:])} per sample, but the SNN "
-                             f"expects {self.input_shape}")
-        x = x.astype(np.float32, copy=False)
-        check_images(x, where="SNN input")
-        return x
+        return check_inputs(x, self.input_shape, "x", "the SNN")  # shape, NaN, [0, 1]
 
     def _check_run(self, x, timesteps, input_mode, batch_size):
         timesteps = check_timesteps(timesteps)
@@ -131,59 +123,63 @@ class SpikingModel:
         return x, timesteps
 
     def simulate(self, x, timesteps=100, batch_size=256, input_mode="constant", seed=0,
-                 chunk=None, record_spikes=0, return_counts=False,
-                 verbose=0) -> SimulationResult:
+                 chunk=None, record_spikes=0, return_counts=False, verbose=0,
+                 return_predictions=True) -> SimulationResult:
         """Simulate ``x``; returns per-step predictions, scores and spike statistics.
 
         No labels needed. ``chunk``: timesteps per chunk (see ``FastPathOptions``; results
         do not depend on it). Memory does not grow with ``timesteps`` except for the per-step
-        predictions ``(T, N)`` and the ``record_spikes`` trains.
+        predictions ``(T, N)`` (``return_predictions=False``: none) and the
+        ``record_spikes`` trains.
         """
+        return self._run(x, None, timesteps, batch_size, input_mode, seed, chunk,
+                         record_spikes, return_counts, verbose, return_predictions)
+
+    def _run(self, x, y, timesteps, batch_size, input_mode, seed, chunk, record_spikes,
+             return_counts, verbose, predictions) -> SimulationResult:
+        """The batching loop: one compiled engine call per (padded) batch."""
         x, timesteps = self._check_run(x, timesteps, input_mode, batch_size)
         n = len(x)
         bs = min(int(batch_size), n)
         record = min(int(record_spikes), bs)
-        fn = self.engine(timesteps, bs, chunk, input_mode, record, bool(return_counts))
+        fn = self.engine(timesteps, bs, chunk, input_mode, record, bool(return_counts),
+                         bool(predictions), y is not None)
         acc = ResultAccumulator(timesteps, record, bool(return_counts))
         seed_t = ops.convert_to_tensor(np.int32(seed))
+        labels = np.zeros(n, np.int32) if y is None else np.asarray(y, np.int32)
         bar = keras.utils.Progbar(n, unit_name="images") if verbose else None
         for start in range(0, n, bs):
-            xb = x[start:start + bs]
+            xb, yb = x[start:start + bs], labels[start:start + bs]
             valid = len(xb)
             if valid < bs:  # pad: one compiled shape for all batches
                 xb = np.concatenate([xb, np.zeros((bs - valid,) + xb.shape[1:], xb.dtype)])
+                yb = np.concatenate([yb, np.zeros(bs - valid, np.int32)])
             out = fn(ops.convert_to_tensor(xb), ops.convert_to_tensor(np.int32(start)), seed_t,
-                     ops.convert_to_tensor(np.int32(valid)))
+                     ops.convert_to_tensor(np.int32(valid)), ops.convert_to_tensor(yb))
             acc.add(keras.tree.map_structure(ops.convert_to_numpy, out), valid, start == 0)
             if bar is not None:
                 bar.add(valid)
         return acc.result(n, input_mode, self.input_spec.name)
 
     def evaluate(self, x, y=None, timesteps=100, batch_size=256, input_mode="constant", seed=0,
-                 chunk=None, record_spikes=0, return_counts=False,
-                 verbose=0) -> SimulationResult:
+                 chunk=None, record_spikes=0, return_counts=False, verbose=0,
+                 return_predictions=False) -> SimulationResult:
         """Simulate and score: ``res.accuracy``, ``res.accuracy_per_step`` (t = 1..T), spikes.
 
-        One simulation gives the whole accuracy-vs-time curve. ``y`` may be None (then only
-        the spike statistics and scores are returned).
+        One simulation gives the whole accuracy-vs-time curve; it is scored on the device,
+        so memory stays flat in ``T`` (the per-step class of every image,
+        ``res.predictions_per_step``, only with ``return_predictions=True``). ``y`` may be
+        None (then only the spike statistics, scores and predictions are returned).
         """
-        if y is not None:
-            y = np.asarray(y)
-            if y.ndim == 2:
-                y = y.argmax(-1)
-            if len(y) != len(np.asarray(x)):
-                raise ValueError(f"x has {len(np.asarray(x))} samples but y has {len(y)}")
-        res = self.simulate(x, timesteps, batch_size, input_mode, seed, chunk, record_spikes,
-                            return_counts, verbose)
-        if y is not None:
-            correct = res.predictions_per_step == y[None, :]
-            res.accuracy_per_step = correct.mean(axis=1)
-            res.accuracy = float(res.accuracy_per_step[-1])
-        return res
+        x = self._check_x(x)
+        y = check_labels(y, self.num_classes, len(x), "y")
+        return self._run(x, y, timesteps, batch_size, input_mode, seed, chunk, record_spikes,
+                         return_counts, verbose, return_predictions or y is None)
 
     def predict(self, x, timesteps=100, batch_size=256, input_mode="constant", seed=0):
         """Class scores ``(N, classes)`` read out at the last step (``V_T / T``)."""
-        return self.simulate(x, timesteps, batch_size, input_mode, seed).scores
+        return self.simulate(x, timesteps, batch_size, input_mode, seed,
+                             return_predictions=False).scores
 
     # -- persistence
     def save(self, path):

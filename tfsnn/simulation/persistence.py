@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from tfsnn.cells import import_all
+from tfsnn.fileio import atomic_path
 from tfsnn.ir import LayerSpec
 from tfsnn.jsonutil import to_jsonable
 
@@ -48,16 +49,19 @@ def spec_from_json(d: dict, cell) -> LayerSpec:
 
 
 def write_snn_file(path, keras_model, encoding, params, dyn_params, meta, specs):
-    """Write the model and the metadata to ``path`` (a ``.keras`` file)."""
+    """Write the model and the metadata to ``path`` (a ``.keras`` file). The archive is built
+    in a temporary file beside ``path`` and renamed onto it when complete
+    (``tfsnn.fileio.atomic_path``): a failure part-way leaves the file at ``path`` as it was."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"SNN files end in .keras, got {path.name!r}")
-    keras_model.save(path)
     doc = {"format": FORMAT, "encoding": encoding, "params": params,
            "dyn_params": dyn_params, "meta": to_jsonable(meta, unknown=None),
            "specs": [spec_to_json(s) for s in specs]}
-    with zipfile.ZipFile(path, "a") as z:
-        z.writestr(META_FILE, json.dumps(doc))
+    with atomic_path(path) as tmp:
+        keras_model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as z:
+            z.writestr(META_FILE, json.dumps(doc))
 
 
 def read_snn_file(path):
@@ -71,6 +75,7 @@ def read_snn_file(path):
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as e:
         raise ValueError(f"{path} is not a tfsnn SNN file (corrupt or written by something "
                          f"else): {e}") from e
+    _check_meta(meta, path)
     import_all()
     try:
         model = keras.saving.load_model(path, compile=False)
@@ -78,5 +83,35 @@ def read_snn_file(path):
         raise ValueError(f"cannot load the SNN in {path}: {e}") from e
     cells = {layer.cell.name: layer.cell for layer in model.layers
              if isinstance(layer, keras.layers.RNN)}
-    specs = [spec_from_json(d, cells.get(d["name"])) for d in meta["specs"]]
+    try:
+        specs = [spec_from_json(d, cells.get(d["name"])) for d in meta["specs"]]
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path} is not a tfsnn SNN file: its layer metadata does not fit "
+                         f"the model in it ({type(e).__name__}: {e})") from e
     return meta, cells, specs
+
+
+#: what ``read_snn_file`` needs in the metadata, its ``params`` and every spec
+_META_KEYS = ("format", "encoding", "params", "dyn_params", "meta", "specs")
+_PARAM_KEYS = ("threshold", "v_init", "tau")
+_SPEC_KEYS = ("name", "kind", "inputs", "input_shape", "output_shape", "activation", "config",
+              "is_output", "source_layers")
+
+
+def _check_meta(meta, path) -> None:
+    """A clear ValueError when the metadata lacks a key or is from a newer format."""
+    def lacks(doc, keys, what):
+        missing = [k for k in keys if k not in doc] if isinstance(doc, dict) else list(keys)
+        if missing:
+            raise ValueError(f"{path} is not a tfsnn SNN file: {what} lacks {missing[0]!r}")
+
+    lacks(meta, _META_KEYS, "metadata")
+    if not isinstance(meta["format"], int) or meta["format"] > FORMAT:
+        raise ValueError(f"{path} has SNN file format {meta['format']!r}; this tfsnn reads "
+                         f"formats up to {FORMAT} (written by a newer tfsnn?)")
+    lacks(meta["params"], _PARAM_KEYS, "metadata 'params'")
+    if not isinstance(meta["specs"], list) or not meta["specs"]:
+        raise ValueError(f"{path} is not a tfsnn SNN file: metadata 'specs' is not a list of "
+                         "layers")
+    for i, d in enumerate(meta["specs"]):
+        lacks(d, _SPEC_KEYS, f"metadata 'specs'[{i}]")

@@ -80,14 +80,17 @@ class ResultAccumulator:
 
     def __init__(self, timesteps: int, record: int, return_counts: bool):
         self.timesteps, self.record, self.return_counts = timesteps, record, return_counts
-        self.preds, self.scores = [], []
+        self.preds, self.scores, self.correct = [], [], None
         self.counts, self.per_step, self.sum_sq, self.silent = {}, {}, {}, {}
         self.samples, self.rec = {}, {}
 
     def add(self, out: dict, valid: int, first: bool):
         """One padded batch's outputs, of which the first ``valid`` samples are real."""
-        # class per step (on the host: numpy's argmax treats -0.0 and 0.0 as a tie)
-        self.preds.append(np.argmax(out["readout"][:, :valid], axis=-1))
+        if "predictions" in out:  # the class of every sample at every step (T, B)
+            self.preds.append(out["predictions"][:, :valid].astype(np.int64))
+        if "correct" in out:  # correct decisions per step, summed over the valid samples
+            c = out["correct"].astype(np.int64)
+            self.correct = c if self.correct is None else self.correct + c
         self.scores.append(out["final"][:valid] / self.timesteps)
         for name, c in out["count_sums"].items():
             self.counts[name] = self.counts.get(name, 0) + c.astype(np.float64)
@@ -102,16 +105,20 @@ class ResultAccumulator:
             self.rec = {k: v[:, :min(self.record, valid)] for k, v in out["rec"].items()}
 
     def result(self, num_samples: int, input_mode: str, input_name: str) -> SimulationResult:
+        """The ``SimulationResult``; with labels, ``accuracy_per_step`` (t = 1..T) too."""
         stats, spike_counts = {}, {}
         for name, steps in self.per_step.items():
             counts = self.counts[name]
             stats[name] = LayerStats(name, int(np.prod(counts.shape)), counts, steps,
                                      self.sum_sq[name], self.silent[name])
             spike_counts[name] = float(steps.sum())
+        per_step = None if self.correct is None else self.correct / max(num_samples, 1)
         return SimulationResult(
-            accuracy=None, accuracy_per_step=None, spike_counts=spike_counts,
+            accuracy=None if per_step is None else float(per_step[-1]),
+            accuracy_per_step=per_step, spike_counts=spike_counts,
             neuron_spike_counts=self.counts, num_samples=num_samples,
             timesteps=self.timesteps, input_mode=input_mode,
             scores=np.concatenate(self.scores), layer_stats=stats, spike_trains=self.rec,
             sample_counts={k: np.concatenate(v) for k, v in self.samples.items()},
-            predictions_per_step=np.concatenate(self.preds, axis=1), input_name=input_name)
+            predictions_per_step=np.concatenate(self.preds, axis=1) if self.preds else None,
+            input_name=input_name)
