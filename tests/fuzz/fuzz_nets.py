@@ -174,8 +174,9 @@ def architectures(draw, exact=True, max_blocks=4):
     shape = (draw(st.integers(4, 10)), draw(st.integers(4, 10)), draw(st.integers(1, 3)))
     functional = draw(st.booleans())
     b = _Builder(draw, shape, exact, functional)
-    kinds = ["conv", "conv", "avgpool", "maxpool"] + (["branch"] if functional else [])
-    for i in range(draw(st.integers(0, max_blocks))):
+    kinds = ["conv", "conv", "avgpool", "maxpool"] + (["branch"] * 2 if functional else [])
+    # from 1 block up (shrinks to one), 0 last: small integers come first too often
+    for i in range(draw(st.sampled_from(list(range(1, max_blocks + 1)) + [0]))):
         kind = draw(st.sampled_from(kinds))
         if kind == "conv":
             b.conv(f"b{i}_conv")

@@ -128,18 +128,25 @@ def test_fast_path_equals_cell_path_concat(mode, fold):
     assert "pool" in res.neuron_spike_counts  # linear pooling: time-summed output
 
 
-def test_long_chunk_runs_an_inner_loop(cnn_snn):
-    """Step-by-step chunks longer than MAX_UNROLL loop instead of unrolling: same spikes."""
-    from tfsnn import simulation
+def test_long_chunk_runs_an_inner_loop(cnn_snn, monkeypatch):
+    """Chunks longer than MAX_UNROLL loop instead of unrolling (step by step without
+    folding, layer by layer with it): same spikes, and the loop strategy really ran."""
+    from tfsnn.simulation import engine
 
-    cnn_snn.fast_path = FastPathOptions(fold=False)
-    old = simulation.MAX_UNROLL
-    simulation.MAX_UNROLL = 3
-    try:
+    ran = []
+    for name in ("chunk_by_step", "chunk_looped"):
+        method = getattr(engine.Engine, name)
+        monkeypatch.setattr(engine.Engine, name,
+                            lambda self, *a, _m=method, _n=name: ran.append(_n) or _m(self, *a))
+    monkeypatch.setattr(engine, "MAX_UNROLL", 3)
+    for fold, strategy in ((False, "chunk_by_step"), (True, "chunk_looped")):
+        cnn_snn.fast_path = FastPathOptions(fold=fold)
+        cnn_snn._engines.clear()  # engines are cached per configuration
+        ran.clear()
         for mode in ("constant", "poisson"):
             _assert_same_as_cells(cnn_snn, _images((8, 8, 1), n=5), mode, chunk=10)
-    finally:
-        simulation.MAX_UNROLL = old
+        assert set(ran) == {strategy}, ran
+    cnn_snn._engines.clear()
 
 
 def _summary(res):
