@@ -203,3 +203,27 @@ def test_storage_that_cannot_be_opened(tmp_path):
     with pytest.raises(StorageError) as e:
         make_storage("postgresql+psycopg2://u:secret@127.0.0.1:1/db", "s", 1, 2)
     assert "secret" not in str(e.value) and "***" in str(e.value)
+
+
+def test_table_creation_race_is_retried_on_postgresql_too():
+    """The loser of the race to create the tables gets DuplicateTable (a ProgrammingError)
+    on PostgreSQL: retried like SQLite's errors; other programming errors are not."""
+    from tfsnn.sweeps.storage import retry_on_db_race
+
+    calls = []
+
+    def make(message):
+        def attempt():
+            calls.append(message)
+            if len(calls) == 1:
+                raise sqlalchemy.exc.ProgrammingError("CREATE TABLE studies", {},
+                                                      Exception(message))
+            return "storage"
+        return attempt
+
+    assert retry_on_db_race(make('relation "studies" already exists')) == "storage"
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(sqlalchemy.exc.ProgrammingError):
+        retry_on_db_race(make('syntax error at or near "CREAT"'))
+    assert len(calls) == 1

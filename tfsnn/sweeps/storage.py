@@ -118,14 +118,18 @@ def _unreachable(error: Exception) -> bool:
 
 def retry_on_db_race(make, attempts: int = 8):
     """Processes that open a fresh database together race to create its tables (Optuna raises
-    an IntegrityError/OperationalError in the loser): try again once the winner is done.
-    A database that cannot be reached at all is not retried."""
+    an IntegrityError/OperationalError in the loser on SQLite; on PostgreSQL a
+    ProgrammingError, DuplicateTable "relation ... already exists"): try again once the
+    winner is done. A database that cannot be reached at all is not retried."""
     rng = np.random.default_rng()
     for attempt in range(attempts):
         try:
             return make()
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
-            if attempt == attempts - 1 or _unreachable(e):
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError,
+                sqlalchemy.exc.ProgrammingError) as e:
+            lost_race = not isinstance(e, sqlalchemy.exc.ProgrammingError) or (
+                "already exists" in str(e))
+            if attempt == attempts - 1 or _unreachable(e) or not lost_race:
                 raise
             time.sleep(0.2 + 0.5 * rng.random())
 
