@@ -36,3 +36,22 @@ def trained_digits_cnn(digits):
     m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     m.fit(digits.x_train, digits.y_train, epochs=12, batch_size=32, verbose=0)
     return m
+
+
+_EXIT = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT["status"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """Leave without the interpreter's teardown: a background thread of TensorFlow or a
+    database driver cancelled there can abort the process ("exception not rethrown")
+    after every test has passed. The report is printed by now."""
+    if "status" in _EXIT:
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT["status"])
