@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parents[1] / "tfsnn"
 #: anything of a lower tier, never a higher tier or another package of its own tier
 TIERS = {
     "ir": 0, "checks": 0, "jsonutil": 0, "backend": 0, "layers": 0, "fileio": 0,
-    "datasets": 1, "neurons": 1,
+    "datasets": 1, "neurons": 1, "quantization": 1,
     "cells": 2,
     "simulation": 3,
     "conversion": 4, "models": 4, "training": 4,

@@ -252,3 +252,27 @@ def test_keras_datasets_loaded_only_on_request(monkeypatch):
     assert calls == ["mnist", "cifar10"]
     _assert_clean(c, (32, 32, 3))
     assert c.y_train.shape == (12,) and len(c.x_test) == 2
+
+
+def test_cifar10_from_a_local_npz_without_download(tmp_path, monkeypatch):
+    import keras
+
+    def no_download():
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", no_download)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    y = (np.arange(6) % 10).astype(np.uint8)[:, None]  # keras' (N, 1) CIFAR labels
+    path = tmp_path / "c10.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=x[:2], y_test=y[:2])
+    c = load_dataset("cifar10", path=path, n_train=4)
+    _assert_clean(c, (32, 32, 3))
+    assert c.name == "cifar10" and c.num_classes == 10 and len(c.x_train) == 4
+    np.testing.assert_allclose(c.x_train, x[:4] / np.float32(255), rtol=0, atol=1e-7)
+    assert c.y_test.tolist() == [0, 1]
+    np.savez(path, x_train=x[..., :1], y_train=y, x_test=x[:2, ..., :1], y_test=y[:2])
+    with pytest.raises(ValueError, match=r"'cifar10' has \(32, 32, 3\) samples.*\(32, 32, 1\)"):
+        load_dataset("cifar10", path=path)
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        load_dataset("cifar10", path=tmp_path / "missing.npz")

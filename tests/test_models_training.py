@@ -15,7 +15,7 @@ def _names(model):
 
 
 def test_registry_has_documented_models():
-    assert {"mlp", "lenet", "vgg_small"} <= set(MODELS)
+    assert {"mlp", "lenet", "vgg_small", "vgg11", "resnet20", "mobilenet"} <= set(MODELS)
 
 
 @pytest.mark.parametrize("shape, conv2_out, flat", [((8, 8, 1), (4, 4), 64),
@@ -191,3 +191,57 @@ def test_shape_and_class_errors(digits):
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="1 NaN"):
         ann_predict(model, bad)
+
+
+def test_vgg11_structure_and_options():
+    v = build_model("vgg11", (32, 32, 3), 10, width=4)
+    convs = [la for la in v.layers if isinstance(la, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [4, 8, 16, 16, 32, 32, 32, 32]
+    assert [c.name for c in convs][:3] == ["conv1_1", "conv2_1", "conv3_1"]
+    pools = [la for la in v.layers if "pool" in la.name]
+    assert len(pools) == 5 and all(isinstance(p, keras.layers.AveragePooling2D) for p in pools)
+    assert isinstance(v.get_layer("conv1_1_bn"), keras.layers.BatchNormalization)
+    assert v.get_layer("flatten").output.shape[-1] == 32 and v.get_layer("fc1").units == 32
+    m = build_model("vgg11", (32, 32, 3), 10, width=4, pool="max", batchnorm=False, dense=20)
+    assert isinstance(m.get_layer("pool5"), keras.layers.MaxPooling2D)
+    assert m.get_layer("fc1").units == 20 and not any("_bn" in la.name for la in m.layers)
+    assert build_model("vgg11", (32, 32, 3), 10).get_layer("conv5_2").filters == 512
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        build_model("vgg11", (32, 32, 3), 10, width=0)
+
+
+def test_resnet20_blocks_shortcuts_and_pool_variant():
+    r = build_model("resnet20", (32, 32, 3), 10, width=4)
+    adds = [la for la in r.layers if isinstance(la, keras.layers.Add)]
+    assert len(adds) == 9
+    convs = [la for la in r.layers if isinstance(la, keras.layers.Conv2D)]
+    assert len(convs) == 1 + 9 * 2 + 2  # stem, two per block, two projections
+    proj = [c for c in convs if c.name.endswith("_proj")]
+    assert [(c.name, c.kernel_size, c.strides, c.filters) for c in proj] == [
+        ("block2_1_proj", (1, 1), (2, 2), 8), ("block3_1_proj", (1, 1), (2, 2), 16)]
+    assert r.get_layer("block1_1_add").input[1] is r.get_layer("conv1_act").output  # identity
+    assert r.get_layer("block3_3_act").output.shape[1:] == (8, 8, 16)
+    assert isinstance(r.get_layer("gap"), keras.layers.GlobalAveragePooling2D)
+    assert r.output_shape == (None, 10) and r.name == "resnet20"
+    assert r.get_layer("block1_1_conv2").activation is keras.activations.linear
+    m = build_model("resnet20", (32, 32, 3), 10, width=4, pool="max")
+    assert [la.name for la in m.layers if isinstance(la, keras.layers.MaxPooling2D)] == [
+        "pool2", "pool3"]
+    assert all(c.strides == (1, 1) for c in m.layers if isinstance(c, keras.layers.Conv2D))
+    assert m.get_layer("block3_3_act").output.shape[1:] == (8, 8, 16)
+    with pytest.raises(ValueError, match="pool must be 'avg' or 'max'"):
+        build_model("resnet20", (32, 32, 3), 10, pool="min")
+
+
+def test_mobilenet_depthwise_and_separable():
+    m = build_model("mobilenet", (32, 32, 3), 10, width=4)
+    dws = [la for la in m.layers if isinstance(la, keras.layers.DepthwiseConv2D)]
+    assert len(dws) == 7 and isinstance(m.get_layer("dw1_bn"), keras.layers.BatchNormalization)
+    assert m.get_layer("pw7").filters == 64 and m.get_layer("pw7").kernel_size == (1, 1)
+    assert m.get_layer("pw7_act").output.shape[1:] == (4, 4, 64)
+    s = build_model("mobilenet", (32, 32, 3), 10, width=4, separable=True)
+    seps = [la for la in s.layers if isinstance(la, keras.layers.SeparableConv2D)]
+    assert [la.name for la in seps] == [f"sep{i}" for i in range(1, 8)]
+    assert not any(isinstance(la, keras.layers.DepthwiseConv2D) for la in s.layers)
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    assert m.predict(x, verbose=0).shape == (2, 10)

@@ -13,7 +13,10 @@ __version__ = "0.1.0"
 # `KERAS_BACKEND` can still be chosen before Keras is imported.
 _EXPORTS = {
     "convert": "tfsnn.conversion",
+    "check_compatibility": "tfsnn.conversion",
+    "quantize": "tfsnn.quantization",
     "load_snn": "tfsnn.simulation",
+    "fine_tune": "tfsnn.simulation.fine_tune",
     "SpikingModel": "tfsnn.simulation",
     "SimulationResult": "tfsnn.simulation",
     "Experiment": "tfsnn.experiment",

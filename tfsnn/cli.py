@@ -4,6 +4,10 @@
     tfsnn sweep CONFIG --trials N [--storage URL] [--study NAME]
     tfsnn graph-csv FILE.pkl OUT.csv         convert a pickled synapse graph to CSV
     tfsnn datasets                           list the registered datasets
+    tfsnn quantize -m MODEL.keras -wq 4 -aq 4 -iq 8 [--calibration DATA.npz] [-o OUT.keras]
+    tfsnn convert -m MODEL.keras [--data DATA.npz] [--encoding rate] [-o SNN.keras]
+    tfsnn evaluate SNN.keras --data DATA.npz -T 100   accuracy per step, spikes, energy
+    tfsnn check -m MODEL.keras [--preset akida]      every reason it cannot convert
 
 Options of every command: --verbose (also show TensorFlow's start-up log lines) and --debug
 (show the traceback of an error).
@@ -79,6 +83,120 @@ def _cmd_datasets(args) -> int:
     return OK
 
 
+def _keras_file(path: str, what: str) -> str:
+    """``path`` of an existing ``.keras`` file (a clear error otherwise)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} {path}: no such file")
+    if not path.endswith(".keras"):
+        raise ValueError(f"{what} {path}: expected a .keras file (Keras 3 format)")
+    return path
+
+
+def _load_keras(path: str, what: str = "model"):
+    import keras
+
+    import tfsnn.quantization  # noqa: F401 - registers the quantized layers for loading
+
+    path = _keras_file(path, what)
+    try:
+        return keras.models.load_model(path)
+    except Exception as e:  # unreadable or not a Keras model: the file is at fault
+        raise ValueError(f"{what} {path}: cannot be loaded as a Keras model "
+                         f"({type(e).__name__}: {e})") from e
+
+
+def _data(path: str):
+    from tfsnn.datasets import load_dataset
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"data {path}: no such file")
+    return load_dataset(path)
+
+
+def _bits_tag(bits) -> str:
+    return "f" if bits is None else str(bits)
+
+
+def _cmd_quantize(args) -> int:
+    from tfsnn.fileio import atomic_path
+    from tfsnn.quantization import quantize
+
+    model = _load_keras(args.model)
+    x_cal = None
+    if args.calibration:
+        x_cal = _data(args.calibration).x_train[:args.calibration_samples]
+    q = quantize(model, weight_bits=args.wq, activation_bits=args.aq, input_bits=args.iq,
+                 calibration_data=x_cal)
+    out = args.output or (f"{args.model[:-len('.keras')]}_iq{_bits_tag(args.iq)}"
+                          f"_wq{_bits_tag(args.wq)}_aq{_bits_tag(args.aq)}.keras")
+    with atomic_path(out) as tmp:
+        q.save(tmp)
+    print(f"wrote the quantized model to {out}")
+    return OK
+
+
+def _cmd_convert(args) -> int:
+    from tfsnn.conversion import convert
+
+    model = _load_keras(args.model)
+    x_norm = _data(args.data).x_train[:args.n_norm] if args.data else None
+    snn = convert(model, x_norm, encoding=args.encoding)
+    out = args.output or f"{args.model[:-len('.keras')]}_snn.keras"
+    snn.save(out)
+    print(f"wrote the {args.encoding} SNN ({len(snn.specs)} layers) to {out}")
+    return OK
+
+
+def _cmd_evaluate(args) -> int:
+    from tfsnn.analysis.energy import energy_estimate
+    from tfsnn.simulation import load_snn
+
+    snn = load_snn(_keras_file(args.snn, "SNN"))
+    ds = _data(args.data)
+    n = len(ds.x_test) if args.n is None else args.n
+    res = snn.evaluate(ds.x_test[:n], ds.y_test[:n], timesteps=args.timesteps,
+                       batch_size=args.batch_size)
+    steps = sorted({t for t in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+                    if t < args.timesteps} | {args.timesteps})
+    print(f"accuracy on {n} test images, per step:")
+    for t in steps:
+        print(f"  T={t:<5d} {res.accuracy_per_step[t - 1]:.4f}")
+    e = energy_estimate(snn, res)
+    print(f"spikes per image: {res.spikes_per_image:,.0f}")
+    print(f"energy per image (45 nm): SNN {e['snn']['energy']:.4g} J, ANN "
+          f"{e['ann']['energy']:.4g} J, SNN/ANN {e['ratio']:.3g}")
+    return OK
+
+
+def _cmd_check(args) -> int:
+    from tfsnn.conversion import check_compatibility
+
+    model = _load_keras(args.model)
+    problems = check_compatibility(model, preset=args.preset)
+    target = f" and the {args.preset!r} constraints" if args.preset else ""
+    if not problems:
+        print(f"{args.model}: compatible with tfsnn.convert{target}")
+        return OK
+    print(f"{args.model}: {len(problems)} problem(s) with tfsnn.convert{target}:")
+    for p in problems:
+        print(f"  - {p}")
+    return FAILURE
+
+
+def _bits(text: str):
+    """A bit width 1..16, or "none"/"float" for float."""
+    if text.lower() in ("none", "float"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"must be a bit width from 1 to 16 or 'none', got "
+                                         f"{text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -136,9 +254,58 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("output", metavar="OUT.csv")
     g.set_defaults(func=_cmd_graph_csv, backend=True)
 
+    _quantization_commands(sub, common)
+
     d = sub.add_parser("datasets", parents=[common], help="list the registered datasets")
     d.set_defaults(func=_cmd_datasets, backend=False)
     return p
+
+
+def _quantization_commands(sub, common) -> None:
+    """quantize, convert, evaluate, check (docs/quantization.md)."""
+    q = sub.add_parser("quantize", parents=[common], help="quantize a Keras model",
+                       description="Quantize a .keras model (tfsnn.quantize); writes "
+                                   "MODEL_iq<I>_wq<W>_aq<A>.keras unless -o is given.")
+    q.add_argument("-m", "--model", required=True, metavar="MODEL.keras")
+    q.add_argument("-wq", "--weight-bits", dest="wq", type=_bits, default=4,
+                   help="weight bits (default 4; 'none': float)")
+    q.add_argument("-aq", "--activation-bits", dest="aq", type=_bits, default=4,
+                   help="activation bits, L = 2^b - 1 levels (default 4; 'none': ReLU)")
+    q.add_argument("-iq", "--input-bits", dest="iq", type=_bits, default=8,
+                   help="weight bits of the first layer (default 8)")
+    q.add_argument("--calibration", metavar="DATA.npz",
+                   help="initialise the clip values from the x_train images of this .npz")
+    q.add_argument("--calibration-samples", type=_positive_int, default=1000)
+    q.add_argument("-o", "--output", metavar="OUT.keras")
+    q.set_defaults(func=_cmd_quantize, backend=True)
+
+    c = sub.add_parser("convert", parents=[common], help="convert a Keras model to an SNN")
+    c.add_argument("-m", "--model", required=True, metavar="MODEL.keras")
+    c.add_argument("--data", metavar="DATA.npz",
+                   help="normalization images: x_train of this .npz (not needed when every "
+                        "hidden activation is quantized)")
+    c.add_argument("--n-norm", type=_positive_int, default=1000,
+                   help="training images used for normalization (default 1000)")
+    c.add_argument("--encoding", default="rate")
+    c.add_argument("-o", "--output", metavar="SNN.keras",
+                   help="default: MODEL_snn.keras")
+    c.set_defaults(func=_cmd_convert, backend=True)
+
+    e = sub.add_parser("evaluate", parents=[common], help="simulate an SNN on test data")
+    e.add_argument("snn", metavar="SNN.keras")
+    e.add_argument("--data", required=True, metavar="DATA.npz",
+                   help="evaluates on x_test/y_test of this .npz")
+    e.add_argument("-T", "--timesteps", type=_positive_int, default=100)
+    e.add_argument("-n", type=_positive_int, default=None, help="first n test images")
+    e.add_argument("--batch-size", type=_positive_int, default=256)
+    e.set_defaults(func=_cmd_evaluate, backend=True)
+
+    k = sub.add_parser("check", parents=[common],
+                       help="list every reason a model cannot be converted (exit 1 if any)")
+    k.add_argument("-m", "--model", required=True, metavar="MODEL.keras")
+    k.add_argument("--preset", default=None, help="also check a target's constraints "
+                                                 "(akida)")
+    k.set_defaults(func=_cmd_check, backend=True)
 
 
 @contextlib.contextmanager

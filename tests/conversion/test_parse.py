@@ -85,7 +85,7 @@ def test_functional_concat_parses(rng):
 
 
 @pytest.mark.parametrize("layer,cls", [
-    (keras.layers.ZeroPadding2D(1, name="pad"), "ZeroPadding2D"),
+    (keras.layers.UpSampling2D(2, name="up"), "UpSampling2D"),
     (keras.layers.Conv2D(2, 3, dilation_rate=2, activation="relu", name="dil"), "Conv2D"),
 ])
 def test_unsupported_layer_error_names_layer_class_and_list(layer, cls):

@@ -14,14 +14,16 @@ DEFAULTS = dict(
     normalization="percentile", percentile=99.9, channelwise=True, scale=None, epochs=5,
     batch_size=128, seed=0, logdir="tblogs", run=None, input_mode="constant", threshold=1.0,
     v_init=None, tau=None, n_norm=1000, n_test=None, sim_batch_size=256, learning_rate=1e-3,
-    early_stopping=False, train=None, activation=None, clamp=None, model_kwargs=None,
-    verbose=1, encoding_params=None, analysis=True)
+    early_stopping=False, train=None, activation=None, clamp=None, activation_levels=None,
+    model_kwargs=None, verbose=1, encoding_params=None, analysis=True, fine_tune_epochs=0,
+    fine_tune_timesteps=None, fine_tune_learning_rate=1e-4, fine_tune_params=None)
 
 # The sweep's ANN cache left these out of its key (tfsnn.optimization.SNN_ONLY_KWARGS).
 SNN_ONLY_KWARGS = {
     "name", "run", "logdir", "verbose", "encoding", "encoding_params", "timesteps",
     "normalization", "percentile", "channelwise", "scale", "input_mode", "threshold", "v_init",
     "tau", "n_norm", "n_test", "sim_batch_size", "analysis",
+    "fine_tune_epochs", "fine_tune_timesteps", "fine_tune_learning_rate", "fine_tune_params",
 }
 
 CHANGED = dict(
@@ -29,8 +31,10 @@ CHANGED = dict(
     normalization="max", percentile=99.0, channelwise=False, scale=2.0, epochs=0,
     batch_size=16, seed=3, logdir="/tmp/logs", run="r1", input_mode="poisson", threshold=0.5,
     v_init=0.25, tau=None, n_norm=10, n_test=30, sim_batch_size=8, learning_rate=0.01,
-    early_stopping=True, train=True, activation="relu", clamp=1.5,
-    model_kwargs={"width": 4}, verbose=0, encoding_params={"window": 5}, analysis=False)
+    early_stopping=True, train=True, activation="relu", clamp=1.5, activation_levels=None,
+    model_kwargs={"width": 4}, verbose=0, encoding_params={"window": 5}, analysis=False,
+    fine_tune_epochs=0, fine_tune_timesteps=5, fine_tune_learning_rate=1e-3,
+    fine_tune_params={"train_leak": True})
 # (tau stays None: TTFS neurons have no leak, and ExperimentConfig refuses the combination)
 
 
@@ -57,7 +61,8 @@ def test_config_round_trips_the_experiment_kwargs():
     assert exp.config == cfg
     assert Experiment(**exp.config.kwargs()).config == cfg
     defaults = ExperimentConfig().kwargs()
-    assert defaults == {**DEFAULTS, "model_kwargs": {}, "encoding_params": {}}
+    assert defaults == {**DEFAULTS, "model_kwargs": {}, "encoding_params": {},
+                        "fine_tune_params": {}}
     assert experiment_kwargs({"experiment": CHANGED}) == CHANGED
 
 

@@ -26,7 +26,10 @@ at ``v0 = 0``), the documented bound. Deeper layers get the slack their inputs' 
 deviations allow, so an error in one layer fails that layer's check, not the next one's.
 
 Max pooling passes the running maximum of its inputs' counts, ``N(t) = max_j N_j(t)``, so
-``|N_T - T max_j a_j| <= max_j D0_j``. Linear layers (average pooling, flatten, concat) give
+``|N_T - T max_j a_j| <= max_j D0_j``. A residual sum's neurons are IF neurons whose
+current is ``sum_i scale_i x_i`` (its ``E`` takes ``|scale|``, and a branch input's measured
+current deviation). Linear layers (average pooling, flatten, concat, padding, cropping,
+reshape, a branch of weights into a residual sum) give
 ``|W| D0_in``. The readout integrates without spiking from ``V_0 = 0``: ``|V_T - T z| <= E0``,
 and the layers after it carry that bound through their (non-negative) linear maps.
 ``tol`` absorbs float rounding (none at all for the exact networks of ``fuzz_nets``).
@@ -42,7 +45,9 @@ import numpy as np
 from keras import ops
 
 import tfsnn
+from tfsnn.cells import synapse
 from tfsnn.ir import post_readout
+from tfsnn.ir.kernels import composed_kernel
 from tfsnn.simulation import FastPathOptions, engine
 
 
@@ -76,14 +81,31 @@ def abs_map(s, arrays: list) -> np.ndarray:
     elif s.kind == "conv2d":
         y = ops.conv(f32[0], np.abs(s.kernel), strides=tuple(c["strides"]),
                      padding=c["padding"])
-    elif s.kind == "avgpool":
+    elif s.kind == "conv1d":
+        y = synapse.conv1d(f32[0], np.abs(s.kernel), None, c["strides"], c["padding"])
+    elif s.kind == "depthwise_conv2d":
+        y = synapse.depthwise_conv2d(f32[0], np.abs(s.kernel), None, c["strides"],
+                                     c["padding"])
+    elif s.kind == "separable_conv2d":  # the composed kernel's absolute values
+        y = synapse.conv2d(f32[0], np.abs(composed_kernel(s)), None, c["strides"],
+                           c["padding"])
+    elif s.row.pool == "avg":
         y = ops.average_pool(f32[0], tuple(c["pool_size"]), tuple(c["strides"]),
                              c["padding"])
         y = ops.multiply(y, np.abs(np.asarray(c.get("scale", 1.0), np.float32)))
-    elif s.kind == "maxpool":
+    elif s.row.pool == "max":
         y = ops.max_pool(f32[0], tuple(c["pool_size"]), tuple(c["strides"]), c["padding"])
     elif s.kind == "flatten":
         y = ops.reshape(f32[0], (f32[0].shape[0], -1))
+    elif s.kind == "add":  # identity inputs times |scale|, branch currents as they are
+        scales = np.abs(np.asarray(c["scales"], np.float32))
+        y = synapse.add(ops.stack(f32, axis=-1), scales)
+    elif s.kind == "zeropad":
+        y = synapse.zero_pad2d(f32[0], c["padding"])
+    elif s.kind == "crop":
+        y = synapse.crop2d(f32[0], c["cropping"])
+    elif s.kind == "reshape":
+        y = ops.reshape(f32[0], (f32[0].shape[0],) + tuple(s.output_shape))
     elif s.kind == "concat":
         y = ops.concatenate(f32, axis=-1)
     else:
@@ -99,7 +121,7 @@ def check_weights(snn, exp: dict, tol: float):
             continue
         z = snn.cells[s.name].synapse(np.asarray(exp[s.inputs[0]], np.float32))
         z = np.asarray(ops.convert_to_numpy(z), np.float64)
-        if s is not snn.readout:
+        if s is not snn.readout and not s.is_branch:  # a branch's current is not clipped
             z = np.clip(z, 0.0, 1.0)
         err = np.abs(z - exp[s.name])
         assert err.max() <= tol * (1 + np.abs(exp[s.name]).max()), (
@@ -124,7 +146,7 @@ def check_rates(snn, outs: dict, exp: dict, timesteps: int, v0: float, tol: floa
         else:
             total = seq.sum(1)
             d0_in = [dev[i][1] for i in s.inputs]
-            if s.row.weights:
+            if (s.row.weights and not s.is_branch) or s.row.sums:  # IF neurons
                 b = (max(v0, 1 - v0) + abs_map(s, [dev[i][0] for i in s.inputs])
                      + abs_map(s, d0_in))
             else:  # max pooling (the max of the deviations) or a linear map
@@ -146,7 +168,8 @@ def spiking_layers(snn) -> set:
     """Layers whose spikes the engine counts: hidden neuron layers and max pooling."""
     return {s.name for s in snn.specs[1:]
             if s is not snn.readout and s.name not in post_readout(snn.specs)
-            and (s.row.weights or s.kind == "maxpool")}
+            and ((s.row.weights and not s.is_branch) or s.row.sums
+                 or s.row.pool == "max")}
 
 
 def check_paths(snn, x, timesteps, outs, batch_size, input_mode="constant", seed=0,

@@ -22,6 +22,8 @@ import numpy as np
 from hypothesis import strategies as st
 from keras import ops
 
+#: the ops that take a list of inputs
+MERGES = ("concat", "add")
 BN_EPS = 2.0 ** -10  # var = s^2 - eps is exact, so var + eps = s^2 is a power of four
 
 
@@ -69,9 +71,11 @@ def _out_len(n, k, s, padding):
 class _Builder:
     """Appends ops while it tracks the current tensor and its shape."""
 
-    def __init__(self, draw, shape, exact, functional):
+    def __init__(self, draw, shape, exact, functional, convs=("conv",)):
         self.draw, self.shape, self.exact, self.functional = draw, shape, exact, functional
         self.ops, self.cur, self.refused = [], "input", None
+        #: the convolution kinds drawn: "conv" (Conv2D), "dwconv", "sepconv"
+        self.convs = convs
 
     def add(self, name, kind, args=None, inputs=None, clip=None):
         self.ops.append(Op(name, kind, inputs or [self.cur], args or {}, clip))
@@ -103,16 +107,26 @@ class _Builder:
         return form
 
     def conv(self, name, same_size=False, filters=None, relu=True):
-        h, w, _ = self.shape
+        h, w, c = self.shape
         k = self.draw(st.integers(1, 3))
         s = 1 if same_size else self.draw(st.integers(1, 2))
         padding = "same" if same_size else self.draw(st.sampled_from(["valid", "same"]))
         if padding == "valid" and (h < k or w < k):
             padding = "same"
+        kind = self.draw(st.sampled_from(self.convs)) if len(self.convs) > 1 else "conv"
+        args = {}
+        if kind != "conv":
+            args["depth_multiplier"] = self.draw(st.integers(1, 2))
+        if kind == "dwconv":  # one map per channel and multiplier
+            if filters and filters % c:
+                kind, args = "conv", {}
+            else:
+                args["depth_multiplier"] = filters // c if filters else args["depth_multiplier"]
+                filters = c * args["depth_multiplier"]
         filters = filters or self.draw(st.integers(1, 4))
         form = self.form() if relu else "linear"
-        self.add(name, "conv", {"filters": filters, "kernel_size": k, "strides": s,
-                                "padding": padding, "activation": INSIDE.get(form)},
+        self.add(name, kind, {"filters": filters, "kernel_size": k, "strides": s,
+                              "padding": padding, "activation": INSIDE.get(form), **args},
                  clip=name if form == "inside" else None)
         self.shape = (_out_len(h, k, s, padding), _out_len(w, k, s, padding), filters)
         if relu:
@@ -146,6 +160,35 @@ class _Builder:
         self.add(f"{name}_cat", "concat", inputs=[a, b] if self.draw(st.booleans()) else [b, a])
         self.shape = shape[:2] + (c_a + c_b,)
 
+    def residual(self, name):
+        """A residual block: ``{name}a`` (ReLU) -> ``{name}b`` (linear, BatchNorm or not) added
+        to the block's input (identity) or to a 1x1 projection ``{name}p`` of it (linear,
+        BatchNorm or not), then a ReLU (the sum's neurons)."""
+        src, shape = self.cur, self.shape
+        project = self.draw(st.booleans())
+        self.conv(f"{name}a", same_size=True)
+        filters = self.draw(st.integers(1, 4)) if project else shape[-1]
+        self.conv(f"{name}b", same_size=True, filters=filters, relu=False)
+        main, short = self.cur, src
+        if project:
+            self.cur = src
+            self.add(f"{name}p", "conv", {"filters": filters, "kernel_size": 1, "strides": 1,
+                                          "padding": "valid", "activation": None})
+            if self.draw(st.booleans()):
+                self.add(f"{name}p_bn", "bn")
+            short = self.cur
+        self.add(f"{name}_add", "add", inputs=[main, short] if self.draw(st.booleans())
+                 else [short, main])
+        self.shape = shape[:2] + (filters,)
+        how = self.draw(st.sampled_from(["relu", "activation"]))
+        self.add(f"{name}_relu", how, {"activation": "relu"}, clip=f"{name}_add")
+
+    def zeropad(self, name):
+        h, w, c = self.shape
+        pad = tuple(tuple(self.draw(st.integers(0, 2)) for _ in range(2)) for _ in range(2))
+        self.add(name, "zeropad", {"padding": pad})
+        self.shape = (h + sum(pad[0]), w + sum(pad[1]), c)
+
     def gap_ok(self):
         h, w, _ = self.shape
         return not self.exact or _pow2(h * w)
@@ -169,12 +212,14 @@ class _Builder:
 
 
 @st.composite
-def architectures(draw, exact=True, max_blocks=4):
-    """A random supported model (a few are refused on purpose, see ``Arch.refused``)."""
+def architectures(draw, exact=True, max_blocks=4, convs=("conv",)):
+    """A random supported model (a few are refused on purpose, see ``Arch.refused``);
+    ``convs``: the convolution kinds to draw (``_Builder.convs``)."""
     shape = (draw(st.integers(4, 10)), draw(st.integers(4, 10)), draw(st.integers(1, 3)))
     functional = draw(st.booleans())
-    b = _Builder(draw, shape, exact, functional)
-    kinds = ["conv", "conv", "avgpool", "maxpool"] + (["branch"] * 2 if functional else [])
+    b = _Builder(draw, shape, exact, functional, convs)
+    kinds = ["conv", "conv", "avgpool", "maxpool", "zeropad"] + (
+        ["branch", "branch", "residual", "residual"] if functional else [])
     # from 1 block up (shrinks to one), 0 last: small integers come first too often
     for i in range(draw(st.sampled_from(list(range(1, max_blocks + 1)) + [0]))):
         kind = draw(st.sampled_from(kinds))
@@ -182,6 +227,10 @@ def architectures(draw, exact=True, max_blocks=4):
             b.conv(f"b{i}_conv")
         elif kind == "branch":
             b.branch(f"b{i}")
+        elif kind == "residual":
+            b.residual(f"b{i}")
+        elif kind == "zeropad":
+            b.zeropad(f"b{i}_pad")
         else:
             b.pool(f"b{i}_{kind}", kind)
     n_cls = draw(st.integers(2, 5))
@@ -220,6 +269,14 @@ def _layer(op: Op):
     if op.kind == "conv":
         return L.Conv2D(a["filters"], a["kernel_size"], strides=a["strides"],
                         padding=a["padding"], activation=a["activation"], name=op.name)
+    if op.kind == "dwconv":
+        return L.DepthwiseConv2D(a["kernel_size"], strides=a["strides"], padding=a["padding"],
+                                 depth_multiplier=a["depth_multiplier"],
+                                 activation=a["activation"], name=op.name)
+    if op.kind == "sepconv":
+        return L.SeparableConv2D(a["filters"], a["kernel_size"], strides=a["strides"],
+                                 padding=a["padding"], depth_multiplier=a["depth_multiplier"],
+                                 activation=a["activation"], name=op.name)
     if op.kind == "dense":
         return L.Dense(a["units"], activation=a["activation"], name=op.name)
     if op.kind in ("avgpool", "maxpool"):
@@ -233,7 +290,11 @@ def _layer(op: Op):
               "flatten": lambda: L.Flatten(name=op.name),
               "gap": lambda: L.GlobalAveragePooling2D(keepdims=a.get("keepdims", False),
                                                       name=op.name),
-              "concat": lambda: L.Concatenate(name=op.name)}
+              "concat": lambda: L.Concatenate(name=op.name),
+              "add": lambda: L.Add(name=op.name),
+              "zeropad": lambda: L.ZeroPadding2D(a.get("padding", 1), name=op.name),
+              "crop": lambda: L.Cropping2D(a.get("cropping", 1), name=op.name),
+              "reshape": lambda: L.Reshape(a.get("target_shape", (-1,)), name=op.name)}
     return simple[op.kind]()
 
 
@@ -256,7 +317,7 @@ def build(arch: Arch, seed: int, exact: bool = True, gain: float = 1.0) -> keras
         t = {"input": keras.Input(arch.input_shape, name="input")}
         for op in arch.ops:
             ins = [t[i] for i in op.inputs]
-            t[op.name] = layers[op.name](ins if op.kind == "concat" else ins[0])
+            t[op.name] = layers[op.name](ins if op.kind in MERGES else ins[0])
         model = keras.Model(t["input"], t[arch.output])
     set_weights(model, arch, np.random.default_rng(seed), exact, gain)
     return model
@@ -265,17 +326,23 @@ def build(arch: Arch, seed: int, exact: bool = True, gain: float = 1.0) -> keras
 def set_weights(model, arch: Arch, rng, exact: bool, gain: float):
     for op in arch.ops:
         layer = model.get_layer(op.name)
-        if op.kind in ("conv", "dense"):
-            kernel, bias = (w.shape for w in layer.get_weights())
-            fan_in = int(np.prod(kernel[:-1]))
-            if exact:
-                m = max(1, round(64 * gain / fan_in))
-                k = rng.integers(-m, m + m // 2 + 1, kernel) / 64
-                b = rng.integers(-16, 25, bias) / 64
-            else:
-                k = rng.uniform(-1.0, 1.5, kernel) * gain / fan_in
-                b = rng.uniform(-0.25, 0.4, bias)
-            layer.set_weights([k.astype("float32"), b.astype("float32")])
+        if op.kind in ("conv", "dense", "dwconv", "sepconv"):
+            *kernels, bias = (w.shape for w in layer.get_weights())
+            # a separable conv's two kernels multiply: each of them multiples of 1/8
+            unit, g = (8, np.sqrt(gain)) if op.kind == "sepconv" else (64, gain)
+            ks = []
+            for kernel in kernels:
+                fan_in = int(np.prod(kernel[:2] if op.kind == "dwconv" else kernel[:-1]))
+                if op.kind == "sepconv" and len(ks) == 0:
+                    fan_in = int(np.prod(kernel[:2]))  # the depthwise part
+                if exact:
+                    m = max(1, round(unit * g / fan_in))
+                    ks.append(rng.integers(-m, m + m // 2 + 1, kernel) / unit)
+                else:
+                    ks.append(rng.uniform(-1.0, 1.5, kernel) * g / fan_in)
+            b = (rng.integers(-16, 25, bias) / 64 if exact
+                 else rng.uniform(-0.25, 0.4, bias))
+            layer.set_weights([k.astype("float32") for k in ks] + [b.astype("float32")])
         elif op.kind == "bn":
             c = layer.get_weights()[0].shape
             if exact:  # gamma / sqrt(var + eps) a multiple of 1/8
@@ -310,7 +377,7 @@ def reference(model, arch: Arch, x, lam: dict | None = None) -> dict:
             if op.kind == "dense":
                 y = ops.add(ops.matmul(y, layer.kernel), layer.bias)
         else:
-            y = layer(ins if op.kind == "concat" else ins[0], training=False)
+            y = layer(ins if op.kind in MERGES else ins[0], training=False)
         if op.clip is not None:
             y = ops.minimum(y, np.asarray(lam.get(op.clip, 1.0), "float32"))
         vals[op.name] = y

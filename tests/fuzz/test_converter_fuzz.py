@@ -3,7 +3,9 @@
 Hypothesis draws random supported Keras models (``fuzz_nets.architectures``: Sequential or
 Functional, 0-4 blocks of Conv2D (valid/same, strides 1-2, kernels 1-3, ReLU inside, as a
 layer or after a BatchNormalization with random statistics, optional Dropout), average and
-max pooling, concatenated branches; then Flatten or global average pooling, up to two hidden
+max pooling, zero padding, concatenated branches, residual blocks (a ReLU conv, a linear conv
+with or without BatchNorm, added to the block's input or to a 1x1 projection of it, then a
+ReLU); then Flatten or global average pooling, up to two hidden
 Dense layers and a linear or softmax Dense output, or a linear Conv2D / ReLU maps read out
 through global average pooling), input maps of 4-10 pixels with 1-3 channels, random weights
 from a drawn seed and a drawn scale (``gain``), and random images in [0, 1]. Each model
@@ -28,7 +30,8 @@ be refused, e.g. a BatchNormalization after a ReLU) or converts to an SNN that h
 bitwise. ``test_normalized_*`` uses float weights and images with data-based normalization
 (max or percentile, per layer or per channel) and checks (a) with a float tolerance and (c).
 CI runs ``CI_EXACT`` and ``CI_NORMALIZED`` models (about a minute on 2 cores); ``-m slow``
-runs ``SLOW_EXAMPLES`` of each.
+runs ``SLOW_EXAMPLES`` of each. ``test_*_depthwise_separable_*`` draw DepthwiseConv2D and
+SeparableConv2D layers among the convolutions (``CI_WINDOWS`` models).
 """
 
 import numpy as np
@@ -55,11 +58,17 @@ _SETTINGS = dict(deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+#: models per CI run (exact, normalized) with depthwise and separable convolutions among the
+#: convolutions (the slow run: ``SLOW_EXAMPLES // 3`` exact ones)
+CI_WINDOWS = (4, 3)
+WINDOW_CONVS = ("conv", "dwconv", "sepconv")
+
+
 @st.composite
-def runs(draw, exact=True):
+def runs(draw, exact=True, convs=("conv",)):
     """A model and how to run it."""
     return {
-        "arch": draw(architectures(exact=exact)),
+        "arch": draw(architectures(exact=exact, convs=convs)),
         "seed": draw(st.integers(0, 2**32 - 1)),
         "gain": draw(st.sampled_from([1.0, 0.5, 2.0, 4.0])),
         "n": draw(st.integers(1, 5)),
@@ -155,6 +164,28 @@ def test_exact_models_convert_faithfully(run):
 def test_normalized_models_convert_faithfully(run):
     _note(run)
     normalized_property(run)
+
+
+@settings(max_examples=CI_WINDOWS[0], **_SETTINGS)
+@given(runs(exact=True, convs=WINDOW_CONVS))
+def test_exact_depthwise_separable_models_convert_faithfully(run):
+    _note(run)
+    exact_property(run)
+
+
+@settings(max_examples=CI_WINDOWS[1], **_SETTINGS)
+@given(runs(exact=False, convs=WINDOW_CONVS))
+def test_normalized_depthwise_separable_models_convert_faithfully(run):
+    _note(run)
+    normalized_property(run)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_EXAMPLES // 3, **_SETTINGS)
+@given(runs(exact=True, convs=WINDOW_CONVS))
+def test_exact_depthwise_separable_models_convert_faithfully_many(run):
+    _note(run)
+    exact_property(run)
 
 
 @pytest.mark.slow

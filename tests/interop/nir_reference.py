@@ -36,11 +36,22 @@ def _windows(x, kh, kw, stride, pad):
 
 
 def _conv(node, x):
+    """Conv2d, and Conv1d as a Conv2d of height 1; ``groups``: output channel ``o`` sees the
+    input channels of its group, ``o // (C_out / groups)``."""
     w = np.asarray(node.weight, np.float64)
-    out = sum(np.einsum("bchw,oc->bohw", patch, w[:, :, u, v])
-              for u, v, patch in _windows(x, w.shape[2], w.shape[3], tuple(node.stride),
-                                          tuple(node.padding)))
-    return out + np.asarray(node.bias, np.float64)[None, :, None, None]
+    stride, pad = tuple(np.atleast_1d(node.stride)), tuple(np.atleast_1d(node.padding))
+    if isinstance(node, nir.Conv1d):
+        x, w = x[:, :, None], w[:, :, None]
+        stride, pad = (1,) + stride, (0,) + pad
+    g = int(node.groups)
+    per_in, per_out = x.shape[1] // g, w.shape[0] // g
+    out = np.concatenate([
+        sum(np.einsum("bchw,oc->bohw", patch[:, k * per_in:(k + 1) * per_in],
+                      w[k * per_out:(k + 1) * per_out, :, u, v])
+            for u, v, patch in _windows(x, w.shape[2], w.shape[3], stride, pad))
+        for k in range(g)], axis=1)
+    out = out + np.asarray(node.bias, np.float64)[None, :, None, None]
+    return out[:, :, 0] if isinstance(node, nir.Conv1d) else out
 
 
 def _sum_pool(node, x):
@@ -53,7 +64,7 @@ def _linear(node, x):
         return x @ np.asarray(node.weight, np.float64).T + np.asarray(node.bias, np.float64)
     if isinstance(node, nir.Linear):
         return x @ np.asarray(node.weight, np.float64).T
-    if isinstance(node, nir.Conv2d):
+    if isinstance(node, (nir.Conv2d, nir.Conv1d)):
         return _conv(node, x)
     if isinstance(node, nir.SumPool2d):
         return _sum_pool(node, x)

@@ -234,8 +234,9 @@ def test_no_v_init_warning_for_zero_initial_potential():
 
 
 def test_residual_sum_becomes_edges_into_one_node(monkeypatch):
-    """The generic part for a residual Add (tfsnn has no such kind yet): a layer that sums its
-    inputs has no node; its consumer gets one edge per summand, and NIR adds them."""
+    """The generic part of a sum (``sum_fragment``, a sum without neurons; tfsnn's residual
+    ``add`` has neurons, see test_nir_graph_layers): a layer that sums its inputs has no node;
+    its consumer gets one edge per summand, and NIR adds them."""
     rng = np.random.default_rng(3)
     dense = [rng.integers(-24, 40, (4, 3)) / 64, rng.integers(-24, 40, (4, 3)) / 64,
              rng.integers(-24, 40, (3, 2)) / 64]
@@ -434,7 +435,7 @@ def test_import_rejects_a_sum_of_edges():
     graph.nodes["fc2"] = nir.Affine(_dyadic((6, 4), 9), np.zeros(6, "float32"))
     graph.nodes["fc2_if"] = _if(6)
     graph.edges += [("in", "fc2"), ("fc2", "fc2_if"), ("fc2_if", "out")]
-    with pytest.raises(NIRError, match=r"'out' \(Affine\) has 2 edges.*no layer that sums"):
+    with pytest.raises(NIRError, match=r"'out' \(Affine\) has 2 edges.*importing such sums"):
         import_nir(graph, reset="subtract")
 
 

@@ -8,9 +8,13 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
   - Conv2D: ``MAC_l = P_h * P_w * c_in * c_out`` where ``P_h`` (``P_w``) counts the
     (output row, input row) pairs of the convolution that are in bounds: padding zeros are not
     multiplied, so with ``"same"`` padding border outputs cost less.
+  - DepthwiseConv2D: ``MAC_l = P_h * P_w * c_in * m``; SeparableConv2D: that plus the
+    pointwise ``H_out * W_out * c_in m * c_out``. Conv1D and the 1-D pooling: one axis.
   - AveragePooling2D: ``ADD_l = P_h * P_w * c``, one addition per in-bounds window element
     (the division by the window size is folded into the next layer's weights and not counted).
-  - MaxPooling2D (comparisons), Flatten, Concatenate: not counted.
+  - MaxPooling2D (comparisons), Flatten, Concatenate, ZeroPadding2D, Cropping2D, Reshape:
+    not counted.
+  - Add (a residual sum of ``n`` inputs): ``ADD_l = (n - 1) * num_neurons``.
 
   ``E_ANN = e_mac * sum(MAC) + e_ac * sum(ADD)``.
 
@@ -19,7 +23,10 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
 
       AC_l = sum_{source layers k} sum_{i in k} (N_i / N) * f_{i -> l}
 
-  with ``N_i`` the spikes of neuron ``i`` over the ``N`` evaluated images
+  with ``N_i`` the spikes of neuron ``i`` over the ``N`` evaluated images (a depthwise
+  convolution's ``f_i`` counts the ``m`` maps of its channel only; a separable one has no
+  neurons between its two parts, so a spike reaches every filter in the window: the synapses
+  of its composed kernel, as in the synapse graph)
   (``SimulationResult.neuron_spike_counts``), so border neurons of a padded or strided
   convolution count with their exact, smaller fan-out. Sources are the spiking layers
   (Dense, Conv2D, max pooling: a spiking max-pool passes spikes through a gate at no synaptic
@@ -31,6 +38,10 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
     feeds ``j``: ``f_i`` = the number of such distinct ``j`` (the nonzeros of the composed
     weight matrix; for non-overlapping windows, the fan-out of the pooled unit that contains
     ``i``). The pooling itself then costs nothing.
+  - **Residual sums**: a branch (conv + BN without ReLU) is a receiving layer whose synapses
+    end on the sum's neurons (its row counts them; it has no neuron updates); an identity
+    shortcut is one synapse per neuron (``f_i = 1``, composed through pooling, padding and
+    cropping like any reach), counted in the sum's row with its neuron updates.
   - **Constant (analog) input**: the first layer receives real values, not spikes. Its current
     is the same at every step and computed once per image, so its operations are the ANN's:
     ``MAC_l`` (and the pooling additions of an average pool on the analog input).
@@ -43,7 +54,10 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
   ``E_SNN = e_mac * sum(MAC_snn) + e_ac * sum(AC) + e_neuron * sum(neuron_updates)``.
 
 Energy per operation: 45 nm CMOS figures (Horowitz, ISSCC 2014): 32-bit float multiply
-3.7 pJ + add 0.9 pJ = ``e_mac = 4.6 pJ``; accumulate ``e_ac = 0.9 pJ``. All energies are in
+3.7 pJ + add 0.9 pJ = ``e_mac = 4.6 pJ``; accumulate ``e_ac = 0.9 pJ``. A layer whose weights
+are integers of at most 8 bits (a quantized model, ``tfsnn.quantization``) is priced with
+8-bit integer figures on both sides: ``e_mac_int = 0.23 pJ``, ``e_ac_int = 0.03 pJ`` (low-bit
+accumulates). All energies are in
 joules per image. ``ratio = E_SNN / E_ANN`` is the normalized SNN energy (< 1: the SNN saves).
 
 **Per device** (``energy_estimate(snn, result, device="loihi")`` = ``device_estimate``, and
@@ -81,93 +95,135 @@ import numpy as np
 
 from tfsnn.analysis.devices import Device, check_energy, device_names, get_device
 from tfsnn.ir import by_name, post_readout, readout_spec
-from tfsnn.ir.geometry import window_connectivity
+from tfsnn.ir.geometry import ntuple, window_connectivity
 
 E_MAC = 4.6e-12
 E_AC = 0.9e-12
+#: 8-bit integer multiply-accumulate and add (Horowitz 2014: 0.2 pJ + 0.03 pJ, 0.03 pJ)
+E_MAC_INT8 = 0.23e-12
+E_AC_INT8 = 0.03e-12
 
 
 # ----------------------------------------------------------------------------- connectivity
-def _window(spec):
-    """Per-axis connectivity ``(C_h, C_w)`` of a window spec (``tfsnn.ir.geometry``):
-    ``C[o, i]``: input ``i`` lies in the window of output ``o``."""
-    h_in, w_in = spec.input_shape[:2]
-    h_out, w_out = spec.output_shape[:2]
-    kh, kw = spec.window
-    sh, sw = spec.config["strides"]
+def _window(spec) -> list:
+    """Per spatial axis the connectivity ``C[o, i]`` of a window spec (``tfsnn.ir.geometry``):
+    input ``i`` lies in the window of output ``o``."""
+    strides = ntuple(spec.config["strides"], spec.rank)
     pad = spec.config["padding"]
-    return (window_connectivity(h_in, h_out, kh, sh, pad),
-            window_connectivity(w_in, w_out, kw, sw, pad))
+    return [window_connectivity(n_in, n_out, k, st, pad) for n_in, n_out, k, st in
+            zip(spec.input_shape[:-1], spec.output_shape[:-1], spec.window, strides)]
+
+
+def _macs(spec, pairs: int) -> int:
+    """MACs of a kind with weights over ``pairs`` in-bounds window position pairs: the kernel's
+    last two axes per pair (dense: one pair; depthwise ``c_in * m``); a separable
+    convolution adds its pointwise ``positions * c_in m * c_out``."""
+    c_in, c_out = (int(v) for v in spec.kernel.shape[-2:])
+    if spec.kind != "separable_conv2d":
+        return pairs * c_in * c_out
+    c, m = (int(v) for v in spec.depthwise_kernel.shape[-2:])
+    return pairs * c * m + int(np.prod(spec.output_shape[:-1])) * c_in * c_out
 
 
 def ann_operations(specs) -> dict:
     """``{layer: {"macs": int, "acs": int}}`` of one ANN inference (see module docstring).
 
     A kind with weights costs ``pairs * c_in * c_out`` MACs (the kernel's last two axes; a
-    dense layer has one "pair"), a linear window kind (average pooling) ``pairs * c`` adds,
-    ``pairs`` being the in-bounds (output, input) position pairs of the window."""
+    dense layer has one "pair"; ``_macs``), a linear window kind (average pooling)
+    ``pairs * c`` adds, ``pairs`` being the in-bounds (output, input) position pairs of the
+    window (the product over its spatial axes)."""
     out = {}
     for s in specs:
         row = s.row
+        if row.sums:  # n inputs: n - 1 additions per neuron
+            out[s.name] = {"macs": 0, "acs": (len(s.inputs) - 1) * s.num_neurons}
+            continue
         if not (row.weights or (row.window and row.linear)):
             continue
         pairs = 1
         if row.window:
-            ch, cw = _window(s)
-            pairs = int(ch.sum()) * int(cw.sum())
+            pairs = int(np.prod([int(c.sum()) for c in _window(s)]))
         if row.weights:
-            c_in, c_out = s.kernel.shape[-2:]
-            out[s.name] = {"macs": pairs * int(c_in) * int(c_out), "acs": 0}
+            out[s.name] = {"macs": _macs(s, pairs), "acs": 0}
         else:
             out[s.name] = {"macs": 0, "acs": pairs * int(s.output_shape[-1])}
     return out
 
 
 class _Reach:
-    """Targets in a receiving layer of each element of a tensor, per axis.
+    """Targets in a receiving layer of each element of a tensor, per spatial axis.
 
-    An element ``(h, w, c)`` reaches ``R_h(h) x R_w(w) x nc`` targets, ``R_h(h)`` the nonzero
-    rows of column ``h`` of ``mh`` (None for 1-D tensors or all-to-all: every element reaches
-    ``nc``). All fan-outs are independent of the channel.
+    An element ``(h, w, c)`` (or ``(t, c)``) reaches ``R_h(h) x R_w(w) x nc`` targets,
+    ``R_h(h)`` the nonzero rows of column ``h`` of ``ms[0]`` (``ms`` None for 1-D tensors or
+    all-to-all: every element reaches ``nc``). All fan-outs are independent of the channel.
     """
 
-    def __init__(self, mh=None, mw=None, nc=1):
-        self.mh, self.mw, self.nc = mh, mw, int(nc)
+    def __init__(self, ms=None, nc=1):
+        self.ms, self.nc = ms, int(nc)
 
     def fanout(self, shape) -> np.ndarray:
         shape = tuple(shape)
-        if self.mh is None:
+        if self.ms is None:
             return np.full(shape, float(self.nc))
-        fh = self.mh.sum(0).astype(np.float64)
-        fw = self.mw.sum(0).astype(np.float64)
-        f = fh[:, None, None] * fw[None, :, None] * self.nc
-        return np.broadcast_to(f, shape).copy()
+        f = np.ones(())
+        for m in self.ms:
+            f = np.multiply.outer(f, m.sum(0).astype(np.float64))
+        return np.broadcast_to(f[..., None] * self.nc, shape).copy()
 
     def spatial(self, shape):
-        """The same reach on a 3-D tensor (all-to-all: one virtual target row and column)."""
-        if self.mh is not None or len(shape) != 3:
+        """The same reach on a map (all-to-all: one virtual target per axis)."""
+        if self.ms is not None or len(shape) < 2:
             return self
-        return _Reach(np.ones((1, shape[0]), bool), np.ones((1, shape[1]), bool), self.nc)
+        return _Reach([np.ones((1, n), bool) for n in shape[:-1]], self.nc)
 
 
 def _receiver_reach(spec) -> _Reach:
+    """Targets per input element: all ``n_out`` (dense), the window positions times the
+    output channels one input channel feeds (convolutions: all filters, the separable one
+    through its composed kernel; depthwise: its ``m``; pooling: 1; a residual sum's identity
+    input: the one neuron at its position)."""
+    if spec.row.sums:
+        shape = spec.output_shape
+        return _Reach([np.eye(n, dtype=bool) for n in shape[:-1]] if len(shape) > 1
+                      else None, 1)
     if not spec.row.window:  # dense
         return _Reach(nc=spec.kernel.shape[1])
-    ch, cw = _window(spec)
-    return _Reach(ch, cw, spec.output_shape[-1] if spec.row.weights else 1)
+    if spec.kind == "depthwise_conv2d":
+        nc = spec.kernel.shape[-1]
+    else:
+        nc = spec.output_shape[-1] if spec.row.weights else 1
+    return _Reach(_window(spec), nc)
+
+
+def _shift(spec) -> list:
+    """Per spatial axis ``P[o, i]``: output ``o`` of zero padding / cropping ``spec`` is its
+    input ``i`` (padding: ``o = i + before``; cropping: ``i = o + before``)."""
+    pads = spec.config["padding" if spec.kind == "zeropad" else "cropping"]
+    out = []
+    for n_in, n_out, (before, _) in zip(spec.input_shape[:-1], spec.output_shape[:-1], pads):
+        o = np.arange(n_out)[:, None]
+        i = np.arange(n_in)[None, :]
+        out.append(o == i + int(before) if spec.kind == "zeropad" else i == o + int(before))
+    return out
 
 
 def _through(reach: _Reach, spec) -> _Reach:
     """Carry the reach on ``spec``'s output back to its input."""
+    if spec.kind in ("zeropad", "crop"):
+        reach = reach.spatial(spec.output_shape)
+        return _Reach([(m.astype(np.int64) @ p.astype(np.int64)) > 0
+                       for m, p in zip(reach.ms, _shift(spec))], reach.nc)
+    if spec.kind == "reshape" and reach.ms is not None:
+        raise ValueError(f"layer {spec.name!r} (reshape) feeds a window layer; the energy "
+                         "estimate composes reshapes only before dense layers")
     if spec.row.reshape:
         # flatten (only after an all-to-all receiver) or channel concatenation: the reach of
         # each element is unchanged
         return reach
     # average pooling (depthwise): compose the windows
     reach = reach.spatial(spec.output_shape)
-    ph, pw = _window(spec)
-    return _Reach((reach.mh.astype(np.int64) @ ph.astype(np.int64)) > 0,
-                  (reach.mw.astype(np.int64) @ pw.astype(np.int64)) > 0, reach.nc)
+    return _Reach([(m.astype(np.int64) @ p.astype(np.int64)) > 0
+                   for m, p in zip(reach.ms, _window(spec))], reach.nc)
 
 
 def _readout_and_after(specs, readout=None):
@@ -179,7 +235,7 @@ def receivers(specs, readout=None) -> list:
     """Layers whose neurons receive synaptic input: Dense, Conv2D and the readout."""
     readout, after = _readout_and_after(specs, readout)
     return [s for s in specs if s.name not in after and
-            (s.row.weights or s is readout)]
+            (s.row.weights or s.row.sums or s is readout)]
 
 
 def synaptic_fanout(specs, readout=None) -> dict:
@@ -195,7 +251,8 @@ def synaptic_fanout(specs, readout=None) -> dict:
     out = {}
     for r in receivers(specs, readout):
         per_src: dict = {}
-        stack = [(named[r.inputs[0]], _receiver_reach(r))]
+        ins = [i for i in r.inputs if not named[i].is_branch]  # branches: receivers
+        stack = [(named[i], _receiver_reach(r)) for i in ins]
         while stack:
             s, reach = stack.pop()
             if s.row.linear and s is not readout:  # passes spikes on without neurons
@@ -214,11 +271,17 @@ def _analog_masks(specs, input_mode, readout):
     for s in specs:
         if s.kind == "input":
             masks[s.name] = np.full(s.output_shape, input_mode == "constant")
-        elif s.row.reshape:  # flatten, or concatenation along the channel axis
+        elif s.kind in ("zeropad", "crop"):
+            (t, b), (left, r) = s.config["padding" if s.kind == "zeropad" else "cropping"]
+            prev = masks[s.inputs[0]]
+            masks[s.name] = (np.pad(prev, ((t, b), (left, r), (0, 0))) if s.kind == "zeropad"
+                             else prev[t:prev.shape[0] - b, left:prev.shape[1] - r])
+        elif s.row.reshape:  # flatten, reshape, or concatenation along the channel axis
             masks[s.name] = np.concatenate([masks[i] for i in s.inputs],
                                            axis=-1).reshape(s.output_shape)
         elif s.row.linear and s is not readout:  # average pooling
-            m = masks[s.inputs[0]].any(axis=(0, 1))  # depthwise: per channel
+            prev = masks[s.inputs[0]]
+            m = prev.any(axis=tuple(range(prev.ndim - 1)))  # depthwise: per channel
             masks[s.name] = np.broadcast_to(m, s.output_shape)
         else:
             masks[s.name] = np.zeros(s.output_shape, bool)
@@ -276,21 +339,24 @@ def _counts(snn, result) -> dict:
             frac = float(analog[s.inputs[0]].mean())  # pooling of analog input: ANN cost
             row["snn_acs"] = row["ann_acs"] * frac
         else:
-            inp = named[s.inputs[0]]
-            direct = _receiver_reach(s).fanout(inp.output_shape)
-            row["snn_macs"] = float((direct * analog[inp.name]).sum())
+            for inp in (named[i] for i in s.inputs):
+                if s.row.sums and inp.is_branch:
+                    continue  # a receiver of its own
+                direct = _receiver_reach(s).fanout(inp.output_shape)
+                row["snn_macs"] += float((direct * analog[inp.name]).sum())
             row["sources"] = _spike_acs(fan[s.name], named, counts, input_mode, n)
             for acs in row["sources"].values():
                 row["snn_acs"] += acs
-            row["neuron_updates"] = float(s.num_neurons * T)
-            neurons[s.name] = float(s.num_neurons)
+            if not s.is_branch:  # a branch's current goes into the sum's neurons
+                row["neuron_updates"] = float(s.num_neurons * T)
+                neurons[s.name] = float(s.num_neurons)
         layers[s.name] = row
     return {"layers": layers, "neurons": neurons, "timesteps": T, "input_mode": input_mode,
             "num_samples": int(result.num_samples)}
 
 
 def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0, *, device=None,
-                    ann_device=None) -> dict:
+                    ann_device=None, e_mac_int=E_MAC_INT8, e_ac_int=E_AC_INT8) -> dict:
     """ANN vs SNN energy per image from the spike counts of a simulation.
 
     Args:
@@ -303,6 +369,9 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0, *, device
             ``tfsnn.analysis.devices.DEVICES``, e.g. ``"loihi"``, or a ``Device``); see
             ``device_estimate``.
         ann_device: the device the ANN is priced on (only with ``device``).
+        e_mac_int, e_ac_int: the same for a layer with integer weights of at most 8 bits
+            (``tfsnn.quantization``; ``config["weight_bits"]``), on both sides (45 nm 8-bit
+            integers: multiply 0.2 pJ + add 0.03 pJ, add 0.03 pJ, Horowitz 2014).
 
     Returns ``{"params", "layers": {name: {...}}, "ann": {...}, "snn": {...}, "ratio",
     "saving"}``; see the module docstring for the formulas. Energies in joules per image.
@@ -316,20 +385,31 @@ def energy_estimate(snn, result, e_mac=E_MAC, e_ac=E_AC, e_neuron=0.0, *, device
     if ann_device is not None:
         raise ValueError("ann_device needs device= (the 45 nm model without a device prices "
                          "the ANN with e_mac and e_ac)")
-    _check_energies(e_mac=e_mac, e_ac=e_ac, e_neuron=e_neuron)
+    _check_energies(e_mac=e_mac, e_ac=e_ac, e_neuron=e_neuron, e_mac_int=e_mac_int,
+                    e_ac_int=e_ac_int)
     c = _counts(snn, result)
-    layers = {}
+    named = by_name(snn.specs)
+    layers, integer = {}, []
     for name, row in c["layers"].items():
         row = dict(row)
-        row["ann_energy"] = row["ann_macs"] * e_mac + row["ann_acs"] * e_ac
-        row["snn_energy"] = (row["snn_macs"] * e_mac + row["snn_acs"] * e_ac
+        bits = named[name].config.get("weight_bits")
+        em, ea = e_mac, e_ac
+        if bits is not None and bits <= 8:
+            em, ea = e_mac_int, e_ac_int
+            integer.append(name)
+        row["ann_energy"] = row["ann_macs"] * em + row["ann_acs"] * ea
+        row["snn_energy"] = (row["snn_macs"] * em + row["snn_acs"] * ea
                              + row["neuron_updates"] * e_neuron)
         row["ratio"] = _ratio(row["snn_energy"], row["ann_energy"])
         layers[name] = row
     ann, snn_tot = _totals(layers)
-    return {"params": {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
-                       "units": "joules per image", "timesteps": c["timesteps"],
-                       "input_mode": c["input_mode"], "num_samples": c["num_samples"]},
+    params = {"e_mac": float(e_mac), "e_ac": float(e_ac), "e_neuron": float(e_neuron),
+              "units": "joules per image", "timesteps": c["timesteps"],
+              "input_mode": c["input_mode"], "num_samples": c["num_samples"]}
+    if integer:  # the figures used for integer weights, where there are any
+        params.update(e_mac_int=float(e_mac_int), e_ac_int=float(e_ac_int),
+                      integer_layers=integer)
+    return {"params": params,
             "layers": layers, "ann": ann, "snn": snn_tot,
             "ratio": _ratio(snn_tot["energy"], ann["energy"]),
             "saving": _ratio(ann["energy"], snn_tot["energy"])}

@@ -143,7 +143,7 @@ def _code_source(specs, name):
     flatten), or None for the input."""
     by_name = {s.name: s for s in specs}
     spec = by_name[name]
-    while spec.kind not in ("dense", "conv2d", "input") and spec.inputs:
+    while not spec.row.activates and spec.kind != "input" and spec.inputs:
         spec = by_name[spec.inputs[0]]
     return None if spec.kind == "input" else spec.name
 

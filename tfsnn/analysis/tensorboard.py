@@ -14,6 +14,11 @@ Takes plain data (``Experiment.log`` passes its own); view with
   (``tfsnn.analysis.energy.energy_table``): ``snn_joules_per_image``,
   ``snn_{synaptic,neuron}_joules_per_image``, ``snn_{macs,synops,neuron_updates}``,
   ``ann_{cpu,gpu}_joules_per_image`` and ``ratio_{cpu,gpu}``.
+- Fine-tuning (``fine_tune``, ``Experiment.fine_tune``): ``fine_tune/<metric>`` per epoch
+  (step = epoch, 1..E: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``),
+  ``fine_tune/accuracy_per_step_{before,after}`` (step = t at the fine-tuning T),
+  ``fine_tune/{accuracy,spikes_per_image}_{before,after}`` and
+  ``fine_tune_layers/<layer>/spikes_per_image_{before,after}``.
 - Histograms: ``spike_times/<layer>`` (spikes per timestep, one bucket per step, all images),
   ``spike_counts/<layer>`` (spikes per (image, neuron) on the correlation images, one bucket
   per count), ``ann_weights/<weight path>`` (Keras ANN), ``snn_weights/<layer>/{kernel,bias}``
@@ -68,7 +73,8 @@ def write_analysis_json(path, analysis: dict) -> None:
 
 
 def log_run(run_dir, analysis: dict, metrics: dict, hparams: dict, summary: str = "", *,
-            trial_id: str | None = None, ann=None, snn=None, plots: bool = True) -> Path:
+            trial_id: str | None = None, ann=None, snn=None, plots: bool = True,
+            fine_tune: dict | None = None) -> Path:
     """Write the TensorBoard logs of one run (see module docstring) into ``run_dir``.
 
     Args:
@@ -81,6 +87,7 @@ def log_run(run_dir, analysis: dict, metrics: dict, hparams: dict, summary: str 
         ann: the Keras ANN (weight histograms and graph), or None.
         snn: the ``SpikingModel`` (weight histograms), or None.
         plots: also draw the plots of ``tfsnn.analysis.plots``.
+        fine_tune: the before/after of a fine-tuning (``Experiment.fine_tune``), or None.
 
     Returns ``run_dir`` as a ``Path``.
     """
@@ -99,6 +106,7 @@ def log_run(run_dir, analysis: dict, metrics: dict, hparams: dict, summary: str 
     with writer.as_default():
         _log_scalars(tf, metrics, analysis)
         _log_energy_devices(tf, analysis.get("energy_devices"))
+        _log_fine_tune(tf, fine_tune)
         _log_histograms(tf, analysis, ann, snn)
         _log_hparams(hparams, trial_id)
         for path in png:
@@ -137,6 +145,25 @@ def _log_scalars(tf, metrics, analysis):
             for side in ("ann", "snn"):
                 tf.summary.scalar(_tag("energy_layers", name, f"{side}_joules"),
                                   row[f"{side}_energy"], step=0)
+
+
+def _log_fine_tune(tf, ft):
+    """The fine-tuning curves and its before/after (see module docstring)."""
+    if not ft:
+        return
+    for k, values in ft.get("history", {}).items():
+        for epoch, v in enumerate(values, start=1):
+            if _finite(v):
+                tf.summary.scalar(_tag("fine_tune", k), float(v), step=epoch)
+    for when in ("before", "after"):
+        for t, acc in enumerate(ft.get(f"accuracy_per_step_{when}") or [], start=1):
+            tf.summary.scalar(f"fine_tune/accuracy_per_step_{when}", float(acc), step=t)
+        for k in ("accuracy", "spikes_per_image"):
+            if _finite(ft.get(f"{k}_{when}")):
+                tf.summary.scalar(f"fine_tune/{k}_{when}", float(ft[f"{k}_{when}"]), step=0)
+        for layer, v in (ft.get(f"layer_spikes_{when}") or {}).items():
+            tf.summary.scalar(_tag("fine_tune_layers", layer, f"spikes_per_image_{when}"),
+                              float(v), step=0)
 
 
 def _log_energy_devices(tf, rows):

@@ -14,13 +14,23 @@ subclasses (``LifNeuronCell``, ``LifNeuronCellConv2D``, ...).
 Training: the spike is a Heaviside step forward; with ``training=True`` (Keras ``fit``) its
 gradient is the surrogate ``surrogate`` of half-width ``surrogate_width`` (in units of the
 threshold, see ``tfsnn.neurons.spike``). Inference and training give the same spikes.
+``train_threshold`` / ``train_leak`` make the layer's threshold theta and leak factor
+``lambda = exp(-1/tau)`` trainable scalar weights (one per layer, as in DIET-SNN, Rathi &
+Roy, IEEE TNNLS 2021); otherwise they are fixed floats of ``params``.
 """
 
 from __future__ import annotations
 
 import keras
+from keras import ops
 
-from tfsnn.neurons import Dynamics, heaviside, surrogate_spike
+from tfsnn.neurons import (
+    TIMED_SURROGATES,
+    Dynamics,
+    TensorParams,
+    heaviside,
+    surrogate_spike,
+)
 
 #: neuron parameters every cell takes (the encoding's dynamics may add more in ``dyn_params``)
 PARAM_KEYS = ("threshold", "v_init", "tau")
@@ -35,7 +45,11 @@ class SpikingCell(keras.layers.Layer):
         readout: integrate and never spike (the network's output layer).
         dyn_params: further parameters of the encoding's dynamics (e.g. a TTFS ``window``).
         surrogate, surrogate_width: the spike's gradient when training.
+        train_threshold, train_leak: the threshold / the leak factor as trainable weights
+            (``threshold_weight``, ``leak_weight``; spiking layers only).
         output_shape: optional; checked against the shape inferred in ``build``.
+        linear: no neurons: the cell passes its synaptic current on (a branch of weights
+            into a residual sum, ``tfsnn.ir.spec``), with a dummy state.
     """
 
     dynamics: Dynamics = None  # bound by each encoding's subclasses
@@ -44,11 +58,15 @@ class SpikingCell(keras.layers.Layer):
     kind: str = None
     #: default of ``readout`` (True for ``IntegratorNeuronCell``)
     readout_default = False
+    #: whether the cell has thresholded neurons (pooling cells do not)
+    has_threshold = True
 
     def __init__(self, threshold=1.0, v_init=None, tau=None, readout=None, dyn_params=None,
-                 surrogate="triangle", surrogate_width=1.0, output_shape=None, **kwargs):
+                 surrogate="triangle", surrogate_width=1.0, output_shape=None,
+                 train_threshold=False, train_leak=False, linear=False, **kwargs):
         super().__init__(**kwargs)
         self.readout = self.readout_default if readout is None else bool(readout)
+        self.linear = bool(linear)
         self.dyn_params = dict(dyn_params or {})
         if v_init is None:
             v_init = self.dynamics.defaults.v_init
@@ -59,6 +77,46 @@ class SpikingCell(keras.layers.Layer):
         self.declared_shape = None if output_shape is None else tuple(int(d) for d in
                                                                       output_shape)
         self.neuron_shape = None  # set by build (dense cells: at once)
+        self.train_threshold, self.train_leak = bool(train_threshold), bool(train_leak)
+        self.threshold_weight = self.leak_weight = None
+        if self.train_threshold or self.train_leak:
+            self._add_neuron_weights()
+
+    def _add_neuron_weights(self):
+        """The trainable threshold (kept >= 1e-3 of its start) and leak (kept in [0, 1])."""
+        if not self.spiking:
+            raise ValueError(f"cell {self.name!r}: only spiking layers have a threshold and "
+                             "a leak to train (not the readout or pooling layers)")
+        theta, leak = self.params.threshold, self.params.leak
+        if self.train_threshold:
+            floor = 1e-3 * theta
+            self.threshold_weight = self.add_weight(
+                shape=(), name="threshold", initializer=keras.initializers.Constant(theta),
+                constraint=lambda t: ops.maximum(t, floor))
+        if self.train_leak:
+            self.leak_weight = self.add_weight(
+                shape=(), name="leak", initializer=keras.initializers.Constant(leak),
+                constraint=lambda t: ops.clip(t, 0.0, 1.0))
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the cell has thresholded, spiking neurons (not the readout, a pooling
+        layer or a linear branch)."""
+        return self.has_threshold and not self.readout and not getattr(self, "linear", False)
+
+    @property
+    def spike_time_state(self) -> bool:
+        """Whether the cell carries the steps since each neuron's last spike as a last
+        state (its surrogate needs it: ``tfsnn.neurons.spike.TIMED_SURROGATES``)."""
+        return self.surrogate in TIMED_SURROGATES and self.spiking
+
+    @property
+    def neuron_params(self):
+        """What the dynamics get: ``params``, with the trainable weights in place of the
+        threshold and leak where they are trained (``TensorParams``)."""
+        if self.threshold_weight is None and self.leak_weight is None:
+            return self.params
+        return TensorParams(self.params, self.threshold_weight, self.leak_weight)
 
     def _set_neuron_shape(self, shape):
         shape = tuple(int(d) for d in shape)
@@ -91,10 +149,19 @@ class SpikingCell(keras.layers.Layer):
 
     @property
     def state_size(self):
-        return self.neuron_dynamics.state_shapes(self.shape)
+        if self.linear:
+            return [(1,)]
+        extra = [tuple(self.shape)] if self.spike_time_state else []
+        return self.neuron_dynamics.state_shapes(self.shape) + extra
 
     def get_initial_state(self, batch_size=None):
-        return self.neuron_dynamics.initial_state(batch_size, self.neuron_shape, self.params)
+        if self.linear:
+            return [ops.zeros((batch_size, 1))]
+        state = self.neuron_dynamics.initial_state(batch_size, self.neuron_shape,
+                                                   self.neuron_params)
+        if self.spike_time_state:
+            state = list(state) + [ops.zeros((batch_size,) + tuple(self.neuron_shape))]
+        return state
 
     def call(self, inputs, states, training=False):
         return self.neuron_step(self.synapse(inputs), list(states), training=training)
@@ -104,8 +171,22 @@ class SpikingCell(keras.layers.Layer):
         raise NotImplementedError
 
     def neuron_step(self, current, states, training=False):
+        if self.linear:
+            return current, states  # no neurons: the current goes on into a sum
+        if self.spike_time_state:
+            return self._timed_step(current, states, training)
         spike = self._train_spike if training else heaviside
-        return self.neuron_dynamics.step(current, states, self.params, spike)
+        return self.neuron_dynamics.step(current, states, self.neuron_params, spike)
+
+    def _timed_step(self, current, states, training):
+        """A step that also counts the steps since each neuron's last spike (``dt``)."""
+        dt = ops.add(states[-1], 1.0)
+        spike = heaviside
+        if training:
+            def spike(v, theta):
+                return self._train_spike(v, theta, dt)
+        out, new = self.neuron_dynamics.step(current, states[:-1], self.neuron_params, spike)
+        return out, list(new) + [ops.where(ops.greater(out, 0.0), ops.zeros_like(dt), dt)]
 
     # --- closed forms the simulator may use ----------------------------------------------
     def has_constant_counts(self, timesteps) -> bool:
@@ -121,5 +202,6 @@ class SpikingCell(keras.layers.Layer):
         cfg = super().get_config()
         cfg.update(readout=self.readout, dyn_params=self.dyn_params,
                    surrogate=self.surrogate, surrogate_width=self.surrogate_width,
-                   **{k: getattr(self.params, k) for k in PARAM_KEYS})
+                   train_threshold=self.train_threshold, train_leak=self.train_leak,
+                   linear=self.linear, **{k: getattr(self.params, k) for k in PARAM_KEYS})
         return cfg

@@ -11,6 +11,12 @@ CELL_NAMES = {
     "conv2d": ("LifNeuronCellConv2D", "LifNeuronCellConv2D"),
     "avgpool": ("LifNeuronCellAvgPool2D", "LifNeuronCellAvgPool2D"),
     "maxpool": ("LifNeuronCellMaxPool2D", "LifNeuronCellMaxPool2D"),
+    "conv1d": ("LifNeuronCellConv1D", "LifNeuronCellConv1D"),
+    "avgpool1d": ("LifNeuronCellAvgPool1D", "LifNeuronCellAvgPool1D"),
+    "maxpool1d": ("LifNeuronCellMaxPool1D", "LifNeuronCellMaxPool1D"),
+    "depthwise_conv2d": ("LifNeuronCellDepthwiseConv2D", "LifNeuronCellDepthwiseConv2D"),
+    "separable_conv2d": ("LifNeuronCellSeparableConv2D", "LifNeuronCellSeparableConv2D"),
+    "add": ("LifNeuronCellAdd", "LifNeuronCellAdd"),
 }
 
 

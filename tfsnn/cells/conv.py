@@ -1,20 +1,22 @@
-"""2-D convolutional spiking cell: ``I_t = conv(x_t, K) + b`` into the encoding's neurons."""
+"""Convolutional spiking cells (1-D and 2-D): ``I_t = conv(x_t, K) + b`` into the encoding's
+neurons."""
 
 from __future__ import annotations
 
 from tfsnn.cells import synapse
 from tfsnn.cells.base import SpikingCell
 from tfsnn.cells.weights import WeightOptions
-from tfsnn.ir.geometry import check_padding, output_length, pair
+from tfsnn.ir.geometry import check_padding, ntuple, output_shape
 
 
-class Conv2DCell(SpikingCell):
-    """``filters`` feature maps of neurons; the map size is inferred from the input in
-    ``build`` (channels last; TensorFlow padding arithmetic, ``tfsnn.ir.geometry``)."""
+class ConvCell(SpikingCell):
+    """``filters`` feature maps of neurons over ``rank`` spatial axes; the map size is
+    inferred from the input in ``build`` (channels last; TensorFlow padding arithmetic,
+    ``tfsnn.ir.geometry``)."""
 
-    kind = "conv2d"
+    rank = 2
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", use_bias=True,
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
@@ -22,22 +24,21 @@ class Conv2DCell(SpikingCell):
         self.filters = int(filters)
         if self.filters < 1:
             raise ValueError(f"filters must be >= 1, got {filters!r}")
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.strides = pair(strides, "strides")
-        self.padding = check_padding(padding)
+        self.kernel_size = ntuple(kernel_size, self.rank, "kernel_size")
+        self.strides = ntuple(strides, self.rank, "strides")
+        self.padding = check_padding(padding, causal=self.rank == 1)
         self.use_bias = bool(use_bias)
         self.weight_options = WeightOptions(kernel_initializer, bias_initializer,
                                             kernel_regularizer, bias_regularizer,
                                             kernel_constraint, bias_constraint)
 
     def unbuilt_shape(self):
-        return (None, None, self.filters)
+        return (None,) * self.rank + (self.filters,)
 
     def build(self, input_shape):
-        h, w, c_in = (int(d) for d in input_shape[-3:])
-        self._set_neuron_shape(
-            tuple(output_length(n, k, s, self.padding)
-                  for n, k, s in zip((h, w), self.kernel_size, self.strides)) + (self.filters,))
+        *spatial, c_in = (int(d) for d in input_shape[-self.rank - 1:])
+        self._set_neuron_shape(output_shape(spatial, self.kernel_size, self.strides,
+                                            self.padding) + (self.filters,))
         self.kernel, self.bias = self.weight_options.add_weights(
             self, self.kernel_size + (c_in, self.filters), self.filters, self.use_bias)
         self.built = True
@@ -50,3 +51,19 @@ class Conv2DCell(SpikingCell):
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
                 "padding": self.padding, "use_bias": self.use_bias,
                 **self.weight_options.get_config()}
+
+
+class Conv2DCell(ConvCell):
+    """A 2-D convolution (``(h, w, c)`` maps)."""
+
+    kind = "conv2d"
+
+
+class Conv1DCell(ConvCell):
+    """A 1-D convolution over ``(steps, c)`` signals; ``padding`` may be ``"causal"``."""
+
+    kind = "conv1d"
+    rank = 1
+
+    def synapse(self, x):
+        return synapse.conv1d(x, self.kernel, self.bias, self.strides, self.padding)

@@ -1,4 +1,5 @@
-"""Pooling cells: average pooling (a linear synapse) and spiking max pooling (a gate)."""
+"""Pooling cells: average pooling (a linear synapse) and spiking max pooling (a gate), on 2-D
+maps and (``...1DCell``) 1-D signals."""
 
 from __future__ import annotations
 
@@ -7,25 +8,32 @@ from keras import ops
 
 from tfsnn.cells import synapse
 from tfsnn.cells.base import SpikingCell
-from tfsnn.ir.geometry import check_padding, output_length, pair
+from tfsnn.ir.geometry import check_padding, ntuple, output_shape
 
 
 class PoolCell(SpikingCell):
     """Common arguments of the pooling cells (``pool_size``, ``strides`` (default: the pool
-    size), ``padding``); the output map size is inferred in ``build``."""
+    size), ``padding``) over ``rank`` spatial axes; the output size is inferred in
+    ``build``."""
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", **kwargs):
+    has_threshold = False
+    rank = 2
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = pair(pool_size, "pool_size")
-        self.strides = pair(strides, "strides") if strides is not None else self.pool_size
+        self.pool_size = ntuple(pool_size, self.rank, "pool_size")
+        self.strides = (ntuple(strides, self.rank, "strides") if strides is not None
+                        else self.pool_size)
         self.padding = check_padding(padding)
 
+    def unbuilt_shape(self):
+        return (None,) * (self.rank + 1)
+
     def _infer_shape(self, input_shape):
-        h, w, c = (int(d) for d in input_shape[-3:])
-        self.in_shape = (h, w, c)
-        self._set_neuron_shape(
-            tuple(output_length(n, k, s, self.padding)
-                  for n, k, s in zip((h, w), self.pool_size, self.strides)) + (c,))
+        *spatial, c = (int(d) for d in input_shape[-self.rank - 1:])
+        self.in_shape = tuple(spatial) + (c,)
+        self._set_neuron_shape(output_shape(spatial, self.pool_size, self.strides,
+                                            self.padding) + (c,))
 
     def pool(self, x):
         """Plain max pooling with this cell's geometry."""
@@ -110,3 +118,17 @@ class MaxPool2DCell(PoolCell):
         if self.readout:
             raise ValueError("a max-pooling layer cannot be the readout layer")
         return self.dynamics.maxpool_step(current, states, self.pool)
+
+
+class AvgPool1DCell(AvgPool2DCell):
+    """Average pooling of 1-D signals ``(steps, c)`` (as ``AvgPool2DCell``)."""
+
+    kind = "avgpool1d"
+    rank = 1
+
+
+class MaxPool1DCell(MaxPool2DCell):
+    """Spiking max pooling of 1-D signals ``(steps, c)`` (as ``MaxPool2DCell``)."""
+
+    kind = "maxpool1d"
+    rank = 1

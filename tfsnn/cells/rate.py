@@ -14,18 +14,24 @@ The readout (``IntegratorNeuronCell``) integrates its current and never spikes.
 
 import warnings
 
+from tfsnn.cells.add import AddCell
 from tfsnn.cells.binding import encoding_cell
-from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.conv import Conv1DCell, Conv2DCell
 from tfsnn.cells.dense import DenseCell
-from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.cells.depthwise import DepthwiseConv2DCell, SeparableConv2DCell
+from tfsnn.cells.pooling import AvgPool1DCell, AvgPool2DCell, MaxPool1DCell, MaxPool2DCell
 from tfsnn.neurons import RateDynamics
 
 DYNAMICS = RateDynamics()
 DEFAULTS = {"v_init": DYNAMICS.defaults.v_init}
-SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat")
+SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat",
+                   "conv1d", "avgpool1d", "maxpool1d", "depthwise_conv2d", "separable_conv2d",
+                   "add", "zeropad", "crop", "reshape")
 
-__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
-           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare"]
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D", "LifNeuronCellAdd",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D",
+           "LifNeuronCellConv1D", "LifNeuronCellAvgPool1D", "LifNeuronCellMaxPool1D",
+           "LifNeuronCellDepthwiseConv2D", "LifNeuronCellSeparableConv2D", "prepare"]
 
 _bind = encoding_cell("rate", DYNAMICS)
 
@@ -55,6 +61,36 @@ class LifNeuronCellAvgPool2D(AvgPool2DCell):
 @_bind
 class LifNeuronCellMaxPool2D(MaxPool2DCell):
     """Spiking max pooling with the integrate-and-fire (reset by subtraction) gate."""
+
+
+@_bind
+class LifNeuronCellConv1D(Conv1DCell):
+    """A 1-D convolutional layer of integrate-and-fire (reset by subtraction) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool1D(AvgPool1DCell):
+    """1-D average pooling (linear; integrating neurons as the readout), integrate-and-fire (reset by subtraction) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool1D(MaxPool1DCell):
+    """1-D spiking max pooling with the integrate-and-fire (reset by subtraction) gate."""
+
+
+@_bind
+class LifNeuronCellDepthwiseConv2D(DepthwiseConv2DCell):
+    """A depthwise 2-D convolutional layer of integrate-and-fire (reset by subtraction) neurons."""
+
+
+@_bind
+class LifNeuronCellSeparableConv2D(SeparableConv2DCell):
+    """A separable 2-D convolution (depthwise, pointwise) into integrate-and-fire (reset by subtraction) neurons."""
+
+
+@_bind
+class LifNeuronCellAdd(AddCell):
+    """A residual sum (Keras Add + ReLU) into integrate-and-fire (reset by subtraction) neurons."""
 
 
 def prepare(specs, dyn_params):

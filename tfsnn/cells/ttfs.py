@@ -41,26 +41,33 @@ Parameters (``convert(..., encoding="ttfs", **params)``):
   min_activation)`` (in units of V, i.e. of theta = 1). Weak activations cost one spike each
   like strong ones; cutting them trades accuracy for spikes (docs/encodings.md).
 
-Supported layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten (no Concatenate).
+Supported layers: Dense, Conv2D, Conv1D, DepthwiseConv2D, SeparableConv2D, max and average
+pooling (1-D and 2-D), Flatten (no Concatenate).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from tfsnn.cells.add import AddCell
 from tfsnn.cells.binding import encoding_cell
-from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.conv import Conv1DCell, Conv2DCell
 from tfsnn.cells.dense import DenseCell
-from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.cells.depthwise import DepthwiseConv2DCell, SeparableConv2DCell
+from tfsnn.cells.pooling import AvgPool1DCell, AvgPool2DCell, MaxPool1DCell, MaxPool2DCell
 from tfsnn.ir import readout_spec
 from tfsnn.neurons import TTFSDynamics
 
 DYNAMICS = TTFSDynamics("linear")
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0}
-SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten")
+SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten",
+                   "conv1d", "avgpool1d", "maxpool1d", "depthwise_conv2d", "separable_conv2d",
+                   "zeropad", "crop", "reshape")
 
-__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
-           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "prepare", "prepare_windows"]
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D", "LifNeuronCellAdd",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D",
+           "LifNeuronCellConv1D", "LifNeuronCellAvgPool1D", "LifNeuronCellMaxPool1D",
+           "LifNeuronCellDepthwiseConv2D", "LifNeuronCellSeparableConv2D", "prepare", "prepare_windows"]
 
 _bind = encoding_cell("ttfs", DYNAMICS)
 
@@ -90,6 +97,36 @@ class LifNeuronCellAvgPool2D(AvgPool2DCell):
 @_bind
 class LifNeuronCellMaxPool2D(MaxPool2DCell):
     """Spiking max pooling with the time-to-first-spike (linear code) gate."""
+
+
+@_bind
+class LifNeuronCellConv1D(Conv1DCell):
+    """A 1-D convolutional layer of time-to-first-spike (linear code) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool1D(AvgPool1DCell):
+    """1-D average pooling (linear; integrating neurons as the readout), time-to-first-spike (linear code) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool1D(MaxPool1DCell):
+    """1-D spiking max pooling with the time-to-first-spike (linear code) gate."""
+
+
+@_bind
+class LifNeuronCellDepthwiseConv2D(DepthwiseConv2DCell):
+    """A depthwise 2-D convolutional layer of time-to-first-spike (linear code) neurons."""
+
+
+@_bind
+class LifNeuronCellSeparableConv2D(SeparableConv2DCell):
+    """A separable 2-D convolution (depthwise, pointwise) into time-to-first-spike (linear code) neurons."""
+
+
+@_bind
+class LifNeuronCellAdd(AddCell):
+    """A residual sum (Keras Add + ReLU) into time-to-first-spike (linear code) neurons."""
 
 
 def _cut(spec, clamp=None, min_activation=0.0):
@@ -134,7 +171,7 @@ def prepare_windows(specs, dyn_params, encoding, defaults, clamp=None):
             raise ValueError(f"layer {s.name!r} ({s.kind}) has {len(s.inputs)} inputs; the "
                              f"{encoding!r} encoding supports chains of single-input layers")
         src = s.inputs[0]
-        if s.kind in ("dense", "conv2d") or (s.kind == "avgpool" and s is ro):
+        if s.row.weights or (s.row.pool == "avg" and s is ro):
             cut = 0.0 if s is ro else _cut(s, clamp, min_act)
             depth[s.name] = depth[src] + 1
             s.config["dyn_params"] = {"depth": depth[s.name], "first": depth[src] == 0,

@@ -21,10 +21,12 @@ then spans ``[min_activation, 1]``. Conversion fails if the ANN has no ClampedRe
 ``clamp`` nor ``min_activation`` is given.
 """
 
+from tfsnn.cells.add import AddCell
 from tfsnn.cells.binding import encoding_cell
-from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.conv import Conv1DCell, Conv2DCell
 from tfsnn.cells.dense import DenseCell
-from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.cells.depthwise import DepthwiseConv2DCell, SeparableConv2DCell
+from tfsnn.cells.pooling import AvgPool1DCell, AvgPool2DCell, MaxPool1DCell, MaxPool2DCell
 from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
 from tfsnn.neurons import TTFSDynamics
 
@@ -32,8 +34,10 @@ DYNAMICS = TTFSDynamics("clamped")
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
             "clamp": None}
 
-__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
-           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D", "LifNeuronCellAdd",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D",
+           "LifNeuronCellConv1D", "LifNeuronCellAvgPool1D", "LifNeuronCellMaxPool1D",
+           "LifNeuronCellDepthwiseConv2D", "LifNeuronCellSeparableConv2D", "SUPPORTED_KINDS", "prepare"]
 
 _bind = encoding_cell("ttfs_clamped", DYNAMICS)
 
@@ -63,6 +67,36 @@ class LifNeuronCellAvgPool2D(AvgPool2DCell):
 @_bind
 class LifNeuronCellMaxPool2D(MaxPool2DCell):
     """Spiking max pooling with the TTFS clamped-ReLU (code on [clamp, 1]) gate."""
+
+
+@_bind
+class LifNeuronCellConv1D(Conv1DCell):
+    """A 1-D convolutional layer of TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool1D(AvgPool1DCell):
+    """1-D average pooling (linear; integrating neurons as the readout), TTFS clamped-ReLU (code on [clamp, 1]) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool1D(MaxPool1DCell):
+    """1-D spiking max pooling with the TTFS clamped-ReLU (code on [clamp, 1]) gate."""
+
+
+@_bind
+class LifNeuronCellDepthwiseConv2D(DepthwiseConv2DCell):
+    """A depthwise 2-D convolutional layer of TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
+
+
+@_bind
+class LifNeuronCellSeparableConv2D(SeparableConv2DCell):
+    """A separable 2-D convolution (depthwise, pointwise) into TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
+
+
+@_bind
+class LifNeuronCellAdd(AddCell):
+    """A residual sum (Keras Add + ReLU) into TTFS clamped-ReLU (code on [clamp, 1]) neurons."""
 
 
 def prepare(specs, dyn_params):

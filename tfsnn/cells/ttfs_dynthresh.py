@@ -22,10 +22,12 @@ The window length is fixed at conversion, like for ``ttfs``: ``timesteps`` (defa
 window = timesteps // (L + 1)) or ``window``.
 """
 
+from tfsnn.cells.add import AddCell
 from tfsnn.cells.binding import encoding_cell
-from tfsnn.cells.conv import Conv2DCell
+from tfsnn.cells.conv import Conv1DCell, Conv2DCell
 from tfsnn.cells.dense import DenseCell
-from tfsnn.cells.pooling import AvgPool2DCell, MaxPool2DCell
+from tfsnn.cells.depthwise import DepthwiseConv2DCell, SeparableConv2DCell
+from tfsnn.cells.pooling import AvgPool1DCell, AvgPool2DCell, MaxPool1DCell, MaxPool2DCell
 from tfsnn.cells.ttfs import SUPPORTED_KINDS, prepare_windows
 from tfsnn.neurons import TTFSDynamics
 
@@ -33,8 +35,10 @@ DYNAMICS = TTFSDynamics("exp")
 DEFAULTS = {"v_init": 0.0, "timesteps": 100, "window": None, "min_activation": 0.0,
             "tau_theta": DYNAMICS.defaults.tau_theta}
 
-__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D",
-           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D", "SUPPORTED_KINDS", "prepare"]
+__all__ = ["IntegratorNeuronCell", "LifNeuronCell", "LifNeuronCellConv2D", "LifNeuronCellAdd",
+           "LifNeuronCellAvgPool2D", "LifNeuronCellMaxPool2D",
+           "LifNeuronCellConv1D", "LifNeuronCellAvgPool1D", "LifNeuronCellMaxPool1D",
+           "LifNeuronCellDepthwiseConv2D", "LifNeuronCellSeparableConv2D", "SUPPORTED_KINDS", "prepare"]
 
 _bind = encoding_cell("ttfs_dyn_thresh", DYNAMICS)
 
@@ -64,6 +68,36 @@ class LifNeuronCellAvgPool2D(AvgPool2DCell):
 @_bind
 class LifNeuronCellMaxPool2D(MaxPool2DCell):
     """Spiking max pooling with the TTFS dynamic-threshold (exponential code) gate."""
+
+
+@_bind
+class LifNeuronCellConv1D(Conv1DCell):
+    """A 1-D convolutional layer of TTFS dynamic-threshold (exponential code) neurons."""
+
+
+@_bind
+class LifNeuronCellAvgPool1D(AvgPool1DCell):
+    """1-D average pooling (linear; integrating neurons as the readout), TTFS dynamic-threshold (exponential code) encoding."""
+
+
+@_bind
+class LifNeuronCellMaxPool1D(MaxPool1DCell):
+    """1-D spiking max pooling with the TTFS dynamic-threshold (exponential code) gate."""
+
+
+@_bind
+class LifNeuronCellDepthwiseConv2D(DepthwiseConv2DCell):
+    """A depthwise 2-D convolutional layer of TTFS dynamic-threshold (exponential code) neurons."""
+
+
+@_bind
+class LifNeuronCellSeparableConv2D(SeparableConv2DCell):
+    """A separable 2-D convolution (depthwise, pointwise) into TTFS dynamic-threshold (exponential code) neurons."""
+
+
+@_bind
+class LifNeuronCellAdd(AddCell):
+    """A residual sum (Keras Add + ReLU) into TTFS dynamic-threshold neurons."""
 
 
 def prepare(specs, dyn_params):

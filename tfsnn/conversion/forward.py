@@ -14,14 +14,20 @@ from keras import ops
 from tfsnn.cells import synapse
 from tfsnn.ir import LayerSpec, walk
 from tfsnn.layers import clamped_relu
+from tfsnn.quantization.quantizers import qcfs
 
 
 def _activate(spec: LayerSpec, y):
     act = spec.activation
+    if act == "relu" and "max_value" in spec.config:  # ReLU6-style cap (per channel)
+        return ops.minimum(ops.relu(y), np.asarray(spec.config["max_value"], np.float32))
     if act == "relu":
         return ops.relu(y)
     if act == "clamped_relu":
         return clamped_relu(y, spec.config.get("clamp", 0.0))
+    if act == "qcfs":  # the clip in units of the layer's scale (1 after normalization)
+        clip = np.float32(spec.config["clip"]) / spec.config.get("lambda", np.float32(1.0))
+        return qcfs(y, np.asarray(clip, np.float32), spec.config["levels"])
     return y  # linear / softmax output: pre-softmax values
 
 
@@ -32,6 +38,22 @@ def _dense(spec: LayerSpec, inputs: list):
 def _conv2d(spec: LayerSpec, inputs: list):
     return _activate(spec, synapse.conv2d(inputs[0], spec.kernel, spec.bias,
                                           spec.config["strides"], spec.config["padding"]))
+
+
+def _conv1d(spec: LayerSpec, inputs: list):
+    return _activate(spec, synapse.conv1d(inputs[0], spec.kernel, spec.bias,
+                                          spec.config["strides"], spec.config["padding"]))
+
+
+def _depthwise_conv2d(spec: LayerSpec, inputs: list):
+    return _activate(spec, synapse.depthwise_conv2d(
+        inputs[0], spec.kernel, spec.bias, spec.config["strides"], spec.config["padding"]))
+
+
+def _separable_conv2d(spec: LayerSpec, inputs: list):
+    return _activate(spec, synapse.separable_conv2d(
+        inputs[0], spec.depthwise_kernel, spec.kernel, spec.bias, spec.config["strides"],
+        spec.config["padding"]))
 
 
 def _avgpool(spec: LayerSpec, inputs: list):
@@ -53,14 +75,40 @@ def _concat(spec: LayerSpec, inputs: list):
     return ops.concatenate(inputs, axis=-1)
 
 
+def _add(spec: LayerSpec, inputs: list):
+    scales = np.asarray(spec.config["scales"], np.float32)
+    return _activate(spec, synapse.add(ops.stack(inputs, axis=-1), scales))
+
+
+def _zeropad(spec: LayerSpec, inputs: list):
+    return synapse.zero_pad2d(inputs[0], spec.config["padding"])
+
+
+def _crop(spec: LayerSpec, inputs: list):
+    return synapse.crop2d(inputs[0], spec.config["cropping"])
+
+
+def _reshape(spec: LayerSpec, inputs: list):
+    return ops.reshape(inputs[0], (-1,) + tuple(spec.output_shape))
+
+
 #: kind -> its ANN computation ``fn(spec, inputs) -> output`` on batched inputs
 FORWARD = {
     "dense": _dense,
     "conv2d": _conv2d,
     "avgpool": _avgpool,
     "maxpool": _maxpool,
+    "conv1d": _conv1d,
+    "depthwise_conv2d": _depthwise_conv2d,
+    "separable_conv2d": _separable_conv2d,
+    "avgpool1d": _avgpool,
+    "maxpool1d": _maxpool,
     "flatten": _flatten,
     "concat": _concat,
+    "add": _add,
+    "zeropad": _zeropad,
+    "crop": _crop,
+    "reshape": _reshape,
 }
 
 

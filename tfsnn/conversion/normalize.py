@@ -24,6 +24,19 @@ one batch of activations plus the histograms, independent of the size of the set
 Input images are in [0, 1], so the input scale is 1. Pooling layers have no neurons of their
 own and keep the scale of their input. The readout layer is not normalized
 (``lambda = 1``), so its integrated current estimates the ANN's output.
+
+A quantized ReLU (``"qcfs"``, ``tfsnn.quantization``) takes ``lambda`` = its clip value in
+every mode (Bu et al., ICLR 2022: threshold = the learned clip); it needs no data.
+
+A ReLU with ``max_value`` (ReLU6) gets ``lambda = min(lambda, max_value)`` in every mode: an
+IF neuron fires at most once per step, so its rate, in units of ``lambda``, is capped at
+exactly ``max_value`` when ``lambda = max_value`` (and at ``lambda`` below that).
+
+Residual sums (``add``) take a common scale ``lambda_add`` from their own (ReLU) outputs;
+each input's contribution is rescaled to it: a branch (conv + BN without ReLU) gets
+``lambda = lambda_add``, i.e. ``W <- W * lambda_in / lambda_add``, ``b <- b / lambda_add``;
+an identity input (spikes of a group) the per-channel scale ``lambda_in / lambda_add``
+(``config["scales"]``).
 """
 
 from __future__ import annotations
@@ -35,17 +48,26 @@ from keras import ops
 
 from tfsnn.backend import jit
 from tfsnn.checks import check_number
+from tfsnn.conversion.errors import ConversionError
 from tfsnn.conversion.forward import analog_forward
 from tfsnn.ir import LayerSpec, readout_spec
+from tfsnn.ir.kernels import scale_kernels
 
 NUM_BINS = 4096
 MODES = ("max", "percentile", "scale", None)
 
 
 def _stat_layers(specs):
-    """Layers with spiking neurons (average pooling is linear and keeps its input's scale)."""
+    """Layers with spiking neurons (average pooling is linear and keeps its input's scale;
+    a branch into a residual sum takes the sum's scale)."""
     ro = readout_spec(specs)
-    return [s.name for s in specs if s.row.weights and s is not ro]
+    return [s.name for s in specs if s.row.activates and not s.is_branch and s is not ro]
+
+
+def _cap(specs, stats: dict) -> dict:
+    """``lambda = min(lambda, max_value)`` for the capped ReLUs (see module docstring)."""
+    caps = {s.name: float(s.config["max_value"]) for s in specs if "max_value" in s.config}
+    return {n: np.minimum(v, caps[n]) if n in caps else v for n, v in stats.items()}
 
 
 def _batches(x, batch_size):
@@ -57,14 +79,16 @@ def compute_scales(specs, x_norm, mode="percentile", percentile=99.9, channelwis
                    scale=None, batch_size=256, progress=False) -> dict[str, np.ndarray]:
     """Per-layer output scales ``lambda`` (one value per output channel), see module doc."""
     check_normalization(mode, percentile, scale)
-    names = _stat_layers(specs)
     chans = {s.name: s.output_shape[-1] for s in specs}
+    clips = {s.name: np.full(chans[s.name], s.config["clip"], np.float64) for s in specs
+             if s.activation == "qcfs"}  # quantized ReLUs: lambda = the clip value
+    names = [n for n in _stat_layers(specs) if n not in clips]
     stats: dict[str, np.ndarray] = {}
     if mode is None:
         stats = {n: np.ones(chans[n], np.float32) for n in names}
     elif mode == "scale":
         stats = _user_scales(names, chans, scale)
-    else:
+    elif names:
         if x_norm is None or len(x_norm) == 0:
             raise ValueError(f"normalization {mode!r} needs a non-empty normalization set")
         fwd = jit(lambda xb: analog_forward(specs, xb, names))
@@ -96,7 +120,8 @@ def compute_scales(specs, x_norm, mode="percentile", percentile=99.9, channelwis
                     stats[n] = np.full(chans[n], _hist_percentile(hist[n].sum(0), top,
                                                                   percentile, top))
     # a layer that never activates keeps lambda = 1 (its weights stay as they are)
-    return {n: np.where(v > 0, v, 1.0).astype(np.float32) for n, v in stats.items()}
+    stats = {n: np.where(v > 0, v, 1.0) for n, v in {**stats, **clips}.items()}
+    return {n: v.astype(np.float32) for n, v in _cap(specs, stats).items()}
 
 
 def _progress(it, n, batch_size, show, title):
@@ -199,9 +224,13 @@ def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
     (concatenated, then tiled over a flattened map)."""
     ro = readout_spec(specs)
     lam: dict[str, np.ndarray] = {}
+    sums = {i: s.name for s in specs if s.row.sums for i in s.inputs}
     for s in specs:
         if s.kind == "input":
             lam[s.name] = np.ones(s.output_shape[-1], np.float32)
+        elif s.is_branch:  # its current goes into the sum: the sum's scale
+            lam[s.name] = np.asarray(layer_scales.get(sums[s.name],
+                                                      np.ones(s.output_shape[-1])), np.float32)
         elif s.name in layer_scales:
             lam[s.name] = np.asarray(layer_scales[s.name], np.float32)
         elif s is ro or s.row.weights:
@@ -209,25 +238,45 @@ def propagate_scales(specs, layer_scales) -> dict[str, np.ndarray]:
         elif s.row.window:
             lam[s.name] = lam[s.inputs[0]]
         elif s.row.reshape:
-            prev = np.concatenate([lam[i] for i in s.inputs])
-            lam[s.name] = np.tile(prev, s.output_shape[-1] // len(prev))
+            lam[s.name] = _reshaped_scale(s, np.concatenate([lam[i] for i in s.inputs]))
         else:
             raise ValueError(f"unknown layer kind {s.kind!r}")
     return lam
 
 
+def _reshaped_scale(s, prev: np.ndarray) -> np.ndarray:
+    """The per-channel scale after reshape ``s`` of a tensor whose channels (last axis)
+    have scales ``prev``: in C order, element ``j`` of the output's last axis is channel
+    ``j % C``, as long as that axis is a multiple of ``C`` (or the scale is uniform)."""
+    n = int(s.output_shape[-1])
+    if n % len(prev) == 0:
+        return np.tile(prev, n // len(prev))
+    if np.all(prev == prev[0]):
+        return np.full(n, prev[0], np.float32)
+    raise ConversionError(
+        f"layer {s.name!r} ({s.kind}) reshapes {len(prev)} channels with different scales "
+        f"into a last axis of {n}; normalize with channelwise=False")
+
+
 def apply_scales(specs, lam) -> list[LayerSpec]:
     """Copies of ``specs`` with normalized weights (see module docstring)."""
     out = []
+    names = {s.name: s for s in specs}
     for s in specs:
         s = s.copy()
         lin = lam[s.inputs[0]] if s.inputs else None
         lo = lam[s.name]
         if s.row.weights:  # kernel (..., c_in, c_out)
-            s.kernel = (s.kernel * lin[:, None] / lo).astype(np.float32)
+            scale_kernels(s, lin, lo, divide=True)  # W * lambda_in / lambda (ir.kernels)
             s.bias = (s.bias / lo).astype(np.float32)
         elif s.row.window and s.row.linear:  # average pooling: a per-channel scale
             s.config["scale"] = (lin / lo).astype(np.float32)
+        elif s.row.sums:  # identity inputs rescaled to the sum's scale; branches already are
+            s.config["scales"] = np.stack(
+                [np.ones_like(lo) if names[i].is_branch else lam[i] / lo for i in s.inputs],
+                axis=-1).astype(np.float32)
+        if "max_value" in s.config:
+            s.config["max_value"] = (np.float32(s.config["max_value"]) / lo).astype(np.float32)
         s.config["lambda"] = lo.astype(np.float32)
         out.append(s)
     return out

@@ -9,8 +9,20 @@ holding the layer's output; ``[]`` when the layer was folded into its input's sp
   inference, removed.
 - ``BatchNormalization`` and activation layers (``Activation``, ``ReLU``, ``Softmax``,
   ``ClampedReLU``): folded (``tfsnn.conversion.fold``).
-- ``GlobalAveragePooling2D`` -> average pooling over the whole map (+ flatten unless
-  ``keepdims``).
+- ``GlobalAveragePooling2D`` / ``1D`` -> average pooling over the whole map / signal
+  (+ flatten unless ``keepdims``).
+- ``Conv1D`` (padding valid, same or causal), ``AveragePooling1D``, ``MaxPooling1D``: the
+  1-D kinds on ``(steps, channels)``; ``DepthwiseConv2D``, ``SeparableConv2D``: their kinds
+  (kernel layouts in ``tfsnn.ir.kernels``). No dilation, groups or channels_first.
+- ``Add`` -> an ``add`` spec (a residual sum, see ``tfsnn.ir.spec``): inputs with weights and
+  no activation (conv + BatchNorm on a branch) become its branches (``activation`` None, no
+  neurons); the ReLU after the ``Add`` merges into it and is its neurons' nonlinearity.
+- ``ReLU(max_value=m)``, ``Activation("relu6")``: ReLU with ``config["max_value"]``.
+- ``ZeroPadding2D``, ``Cropping2D``, ``Reshape``: the linear kinds ``zeropad``, ``crop``,
+  ``reshape``.
+- ``Rescaling`` / ``Normalization`` right after the input (or a Flatten of it): the affine map
+  ``x * scale + offset`` per channel is folded into the Dense or Conv2D layer(s) reading it
+  (``tfsnn.conversion.fold.fold_input_affine``).
 """
 
 from __future__ import annotations
@@ -21,9 +33,17 @@ from functools import partial
 
 import keras
 import numpy as np
+from keras import ops
 
 from tfsnn.conversion.errors import ConversionError
-from tfsnn.conversion.fold import check_activations, fold_batchnorm, merge_activation
+from tfsnn.conversion.fold import (
+    check_activations,
+    compose_affine,
+    fold_batchnorm,
+    fold_input_affine,
+    merge_activation,
+    non_negative,
+)
 from tfsnn.ir import LayerSpec
 from tfsnn.ir.geometry import PADDINGS
 
@@ -65,8 +85,10 @@ def _activation_name(act) -> str:
 
 
 def _weights(layer) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel and bias (zeros without ``use_bias``) as float32 arrays."""
-    kernel = layer.kernel
+    """Kernel and bias (zeros without ``use_bias``) as float32 arrays (a quantized layer's
+    kernel as it computes with it: ``W_int * s``)."""
+    kernel = getattr(layer, "quantized_kernel", None)
+    kernel = layer.kernel if kernel is None else kernel
     kernel = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, np.float32)
     bias = (np.asarray(layer.bias, dtype=np.float32) if layer.use_bias
             else np.zeros(kernel.shape[-1], np.float32))
@@ -94,9 +116,11 @@ def _dense(node: Node) -> list[LayerSpec]:
         raise _unsupported(layer, f"Dense on a {len(x.output_shape)}-D input "
                                   f"{x.output_shape}; add a Flatten before it")
     kernel, bias = _weights(layer)
-    return [LayerSpec(node.name, "dense", [x.name], x.output_shape, (kernel.shape[1],),
-                      kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
-                      source_layers=[node.name])]
+    spec = LayerSpec(node.name, "dense", [x.name], x.output_shape, (kernel.shape[1],),
+                     kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
+                     source_layers=[node.name])
+    fold_input_affine(spec, x)
+    return [spec]
 
 
 def _conv2d(node: Node) -> list[LayerSpec]:
@@ -109,38 +133,193 @@ def _conv2d(node: Node) -> list[LayerSpec]:
     if layer.padding not in PADDINGS:
         raise _unsupported(layer, f"padding {layer.padding!r}")
     kernel, bias = _weights(layer)
-    return [LayerSpec(node.name, "conv2d", [x.name], x.output_shape, _shape(layer.output),
+    spec = LayerSpec(node.name, "conv2d", [x.name], x.output_shape, _shape(layer.output),
+                     kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
+                     config={"strides": tuple(layer.strides), "padding": layer.padding},
+                     source_layers=[node.name])
+    fold_input_affine(spec, x)
+    return [spec]
+
+
+def _check_window_layer(layer, rank: int, paddings=PADDINGS) -> None:
+    """Clear errors for what the window kinds do not cover (channels first, dilation,
+    groups, other paddings)."""
+    _check_channels_last(layer)
+    if tuple(getattr(layer, "dilation_rate", (1,) * rank)) != (1,) * rank:
+        raise _unsupported(layer, f"dilation_rate {layer.dilation_rate} (only 1)")
+    if getattr(layer, "groups", 1) != 1:
+        raise _unsupported(layer, f"groups={layer.groups} (only 1)")
+    if layer.padding not in paddings:
+        raise _unsupported(layer, f"padding {layer.padding!r} (supported: {paddings})")
+
+
+def _window_input(layer, x: LayerSpec, rank: int) -> None:
+    if len(x.output_shape) != rank + 1:
+        what = "(steps, channels)" if rank == 1 else "(height, width, channels)"
+        raise _unsupported(layer, f"it needs a {what} input, got shape {x.output_shape}")
+
+
+def _conv1d(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_window_layer(layer, 1, PADDINGS + ("causal",))
+    _window_input(layer, x, 1)
+    kernel, bias = _weights(layer)
+    return [LayerSpec(node.name, "conv1d", [x.name], x.output_shape, _shape(layer.output),
                       kernel=kernel, bias=bias, activation=_activation_name(layer.activation),
                       config={"strides": tuple(layer.strides), "padding": layer.padding},
                       source_layers=[node.name])]
 
 
+def _depthwise_conv2d(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_window_layer(layer, 2)
+    _window_input(layer, x, 2)
+    kernel, bias = _weights(layer)  # (kh, kw, c_in, m), bias (c_in * m,)
+    if not layer.use_bias:
+        bias = np.zeros(kernel.shape[2] * kernel.shape[3], np.float32)
+    return [LayerSpec(node.name, "depthwise_conv2d", [x.name], x.output_shape,
+                      _shape(layer.output), kernel=kernel, bias=bias,
+                      activation=_activation_name(layer.activation),
+                      config={"strides": tuple(layer.strides), "padding": layer.padding},
+                      source_layers=[node.name])]
+
+
+def _separable_conv2d(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_window_layer(layer, 2)
+    _window_input(layer, x, 2)
+    depthwise = np.asarray(layer.depthwise_kernel, np.float32)
+    kernel = np.asarray(layer.pointwise_kernel, np.float32)
+    bias = (np.asarray(layer.bias, np.float32) if layer.use_bias
+            else np.zeros(kernel.shape[-1], np.float32))
+    return [LayerSpec(node.name, "separable_conv2d", [x.name], x.output_shape,
+                      _shape(layer.output), kernel=kernel, bias=bias,
+                      activation=_activation_name(layer.activation),
+                      config={"strides": tuple(layer.strides), "padding": layer.padding},
+                      source_layers=[node.name], depthwise_kernel=depthwise)]
+
+
 def _pooling(node: Node, kind: str, activation: str | None) -> list[LayerSpec]:
     layer, x = node.layer, node.x
-    _check_channels_last(layer)
+    _check_window_layer(layer, len(layer.pool_size))
+    _window_input(layer, x, len(layer.pool_size))
     return [LayerSpec(node.name, kind, [x.name], x.output_shape, _shape(layer.output),
                       config={"pool_size": tuple(layer.pool_size),
                               "strides": tuple(layer.strides), "padding": layer.padding},
                       activation=activation, source_layers=[node.name])]
 
 
-def _global_average_pooling(node: Node) -> list[LayerSpec]:
+def _global_average_pooling(node: Node, rank: int = 2) -> list[LayerSpec]:
     x, keep = node.x, node.layer.keepdims
-    h, w, c = x.output_shape
-    pool = LayerSpec(node.name if keep else f"{node.name}_pool", "avgpool", [x.name],
-                     x.output_shape, (1, 1, c),
-                     config={"pool_size": (h, w), "strides": (h, w), "padding": "valid"},
+    _check_channels_last(node.layer)
+    _window_input(node.layer, x, rank)
+    *size, c = x.output_shape
+    size, ones = tuple(size), (1,) * rank + (c,)
+    pool = LayerSpec(node.name if keep else f"{node.name}_pool",
+                     "avgpool" if rank == 2 else "avgpool1d", [x.name], x.output_shape, ones,
+                     config={"pool_size": size, "strides": size, "padding": "valid"},
                      activation="relu", source_layers=[node.name])
     if keep:
         return [pool]
-    return [pool, LayerSpec(node.name, "flatten", [pool.name], (1, 1, c), (c,),
+    return [pool, LayerSpec(node.name, "flatten", [pool.name], ones, (c,),
                             source_layers=[node.name])]
 
 
 def _flatten(node: Node) -> list[LayerSpec]:
     x = node.x
-    return [LayerSpec(node.name, "flatten", [x.name], x.output_shape,
-                      (int(np.prod(x.output_shape)),), source_layers=[node.name])]
+    spec = LayerSpec(node.name, "flatten", [x.name], x.output_shape,
+                     (int(np.prod(x.output_shape)),), source_layers=[node.name])
+    if "affine" in x.config:  # a pending input affine map: per flattened element
+        reps = int(np.prod(x.output_shape[:-1]))
+        spec.config["affine"] = tuple(np.tile(v, reps) for v in x.config["affine"])
+    return [spec]
+
+
+def _pairs(value, layer, what) -> tuple:
+    """``((top, bottom), (left, right))`` of a ZeroPadding2D / Cropping2D layer."""
+    try:
+        (t, b), (left, r) = value
+        return (int(t), int(b)), (int(left), int(r))
+    except (TypeError, ValueError):
+        raise _unsupported(layer, f"{what} {value!r}") from None
+
+
+def _zero_padding(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_channels_last(layer)
+    return [LayerSpec(node.name, "zeropad", [x.name], x.output_shape, _shape(layer.output),
+                      config={"padding": _pairs(layer.padding, layer, "padding")},
+                      source_layers=[node.name])]
+
+
+def _cropping(node: Node) -> list[LayerSpec]:
+    layer, x = node.layer, node.x
+    _check_channels_last(layer)
+    return [LayerSpec(node.name, "crop", [x.name], x.output_shape, _shape(layer.output),
+                      config={"cropping": _pairs(layer.cropping, layer, "cropping")},
+                      source_layers=[node.name])]
+
+
+def _reshape(node: Node) -> list[LayerSpec]:
+    x, out = node.x, _shape(node.layer.output)
+    return [LayerSpec(node.name, "reshape", [x.name], x.output_shape, out,
+                      config={"target_shape": out}, source_layers=[node.name])]
+
+
+def _add(node: Node) -> list[LayerSpec]:
+    """A residual sum; inputs with weights and no activation become its branches."""
+    layer, out = node.layer, _shape(node.layer.output)
+    for i in node.inputs:
+        if tuple(i.output_shape) != out:
+            raise _unsupported(layer, f"it adds inputs of shapes "
+                                      f"{[s.output_shape for s in node.inputs]}; only inputs "
+                                      "of one shape (no broadcasting) convert")
+        if i.row.weights and i.activation == "linear":
+            i.activation = None  # a branch: its current goes into the sum's neurons
+        elif i.activation is None or not non_negative(i):
+            raise _unsupported(layer, f"its input {i.name!r} ({i.kind}, activation "
+                                      f"{i.activation}) is neither spikes (a ReLU layer, "
+                                      "pooling, the input) nor a Dense/Conv2D without "
+                                      "activation")
+    return [LayerSpec(node.name, "add", [i.name for i in node.inputs], out, out,
+                      activation="linear",
+                      config={"scales": np.ones((out[-1], len(node.inputs)), np.float32)},
+                      source_layers=[node.name])]
+
+
+def _affine(node: Node, scale, offset) -> list[LayerSpec]:
+    """``Rescaling`` / ``Normalization``: ``x * scale + offset`` per channel, pending on its
+    input until a Dense/Conv2D folds it."""
+    x, c = node.x, node.x.output_shape[-1]
+    if x.kind not in ("input", "flatten") or node.shared:
+        raise _unsupported(node.layer, "a Rescaling/Normalization layer folds only right "
+                                       "after the model input (or a Flatten of it) that feeds "
+                                       "nothing else")
+    try:
+        scale = np.broadcast_to(np.asarray(scale, np.float64).reshape(-1), (c,))
+        offset = np.broadcast_to(np.asarray(offset, np.float64).reshape(-1), (c,))
+    except ValueError:
+        raise _unsupported(node.layer, "only a scalar or per-channel (last axis) scale and "
+                                       "offset fold") from None
+    compose_affine(x, scale, offset)
+    x.source_layers.append(node.name)
+    return []
+
+
+def _rescaling(node: Node) -> list[LayerSpec]:
+    layer = node.layer
+    return _affine(node, np.asarray(layer.scale), np.asarray(layer.offset))
+
+
+def _normalization(node: Node) -> list[LayerSpec]:
+    """Keras: ``(x - mean) / max(sqrt(var), epsilon)``."""
+    layer = node.layer
+    if getattr(layer, "invert", False):
+        raise _unsupported(layer, "invert=True")
+    mean = ops.convert_to_numpy(layer.mean).astype(np.float64)
+    std = np.maximum(np.sqrt(ops.convert_to_numpy(layer.variance).astype(np.float64)),
+                     keras.backend.epsilon())
+    return _affine(node, 1.0 / std, -mean / std)
 
 
 def _concatenate(node: Node) -> list[LayerSpec]:
@@ -165,21 +344,45 @@ def _merge(node: Node, act: str, **cfg) -> list[LayerSpec]:
 
 
 def _activation(node: Node) -> list[LayerSpec]:
-    return _merge(node, _activation_name(node.layer.activation))
+    act = _activation_name(node.layer.activation)
+    if act == "relu6":
+        return _merge(node, "relu", max_value=6.0)
+    return _merge(node, act)
 
 
 def _relu(node: Node) -> list[LayerSpec]:
+    """A ReLU, optionally capped (``max_value``: the neurons' firing-rate cap)."""
     layer = node.layer
-    if (getattr(layer, "max_value", None) is not None
-            or float(getattr(layer, "negative_slope", 0.0) or 0.0) != 0.0
+    if (float(getattr(layer, "negative_slope", 0.0) or 0.0) != 0.0
             or float(getattr(layer, "threshold", 0.0) or 0.0) != 0.0):
-        raise _unsupported(layer, "only a plain ReLU (no max_value, negative_slope, threshold) "
-                                  "converts to spiking neurons")
-    return _merge(node, "relu")
+        raise _unsupported(layer, "only a ReLU without negative_slope and threshold (max_value "
+                                  "is fine) converts to spiking neurons")
+    max_value = getattr(layer, "max_value", None)
+    if max_value is None:
+        return _merge(node, "relu")
+    if not float(max_value) > 0:
+        raise _unsupported(layer, f"max_value {max_value!r} (must be > 0)")
+    return _merge(node, "relu", max_value=float(max_value))
 
 
 def _clamped_relu(node: Node) -> list[LayerSpec]:
     return _merge(node, "clamped_relu", clamp=float(node.layer.clamp))
+
+
+def _quantized(node: Node, handler) -> list[LayerSpec]:
+    """``QuantizedDense`` / ``QuantizedConv2D`` (``tfsnn.quantization``): the float layer's
+    rule on the quantized kernel; ``config["weight_bits"]`` marks it as integers times a
+    per-output-channel scale (``tfsnn.quantization.integer_weights``)."""
+    specs = handler(node)
+    if node.layer.weight_bits is not None:
+        specs[-1].config["weight_bits"] = int(node.layer.weight_bits)
+    return specs
+
+
+def _quantized_relu(node: Node) -> list[LayerSpec]:
+    """``QuantizedReLU``: the QCFS activation, ``config`` ``levels`` and ``clip``."""
+    layer = node.layer
+    return _merge(node, "qcfs", levels=int(layer.levels), clip=float(layer.clip_value))
 
 
 #: Keras layer class name -> handler (in the order the error messages list them)
@@ -200,10 +403,28 @@ RULES = {
     "ReLU": _relu,
     "Softmax": partial(_merge, act="softmax"),
     "GlobalAveragePooling2D": _global_average_pooling,
+    "Conv1D": _conv1d,
+    "AveragePooling1D": partial(_pooling, kind="avgpool1d", activation="relu"),
+    "MaxPooling1D": partial(_pooling, kind="maxpool1d", activation=None),
+    "GlobalAveragePooling1D": partial(_global_average_pooling, rank=1),
+    "DepthwiseConv2D": _depthwise_conv2d,
+    "SeparableConv2D": _separable_conv2d,
     "Concatenate": _concatenate,
     "ClampedReLU": _clamped_relu,
+    "Add": _add,
+    "ZeroPadding2D": _zero_padding,
+    "Cropping2D": _cropping,
+    "Reshape": _reshape,
+    "Rescaling": _rescaling,
+    "Normalization": _normalization,
+    "QuantizedDense": partial(_quantized, handler=_dense),
+    "QuantizedConv2D": partial(_quantized, handler=_conv2d),
+    "QuantizedReLU": _quantized_relu,
 }
 SUPPORTED_LAYERS = tuple(RULES)
+#: the layers that may read a pending input affine map (they fold or carry it)
+AFFINE_READERS = ("Dense", "Conv2D", "QuantizedDense", "QuantizedConv2D", "Flatten", "Rescaling", "Normalization", "Dropout",
+                  "GaussianNoise", "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D")
 
 
 def _inbound(layer, known: set[str]) -> list[str]:
@@ -249,6 +470,12 @@ def parse(model) -> list[LayerSpec]:
         if rule is None:
             raise _unsupported(layer)
         inputs = [named[alias[i]] for i in ins]
+        pending = [i.name for i in inputs if "affine" in i.config]
+        if pending and type(layer).__name__ not in AFFINE_READERS:
+            raise ConversionError(
+                f"layer {name!r} ({type(layer).__name__}) reads the output of an input "
+                "Rescaling/Normalization; that affine map folds only into a Dense or Conv2D "
+                "layer reading it directly (or through a Flatten)")
         source = ins[0] if ins else None
         new = rule(Node(name, layer, inputs, source, consumers[source] > 1))
         specs += new
@@ -257,5 +484,10 @@ def parse(model) -> list[LayerSpec]:
     out_name = alias[model.layers[-1].name] if model.layers else specs[-1].name
     out_name = alias.get(model.outputs[0]._keras_history.operation.name, out_name)
     named[out_name].is_output = True
+    for s in specs:
+        s.config.pop("affine", None)  # folded into every layer reading it
+        if s.activation == "relu6":  # e.g. Conv2D(activation="relu6")
+            s.activation = "relu"
+            s.config["max_value"] = 6.0
     check_activations(specs, named[out_name])
     return specs

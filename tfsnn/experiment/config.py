@@ -26,6 +26,7 @@ from tfsnn.conversion.convert import check_encoding_params
 from tfsnn.conversion.normalize import check_normalization, check_scale
 from tfsnn.models import MODELS
 from tfsnn.simulation import INPUT_MODES
+from tfsnn.simulation.fine_tune import check_fine_tune
 
 
 def _ann(default=None):
@@ -63,9 +64,20 @@ class ExperimentConfig:
         sim_batch_size: simulation batch size.
         activation, clamp, model_kwargs: passed to the model builder (``activation=
             "clamped_relu"`` trains with ``tfsnn.layers.ClampedReLU(clamp)``).
+        activation_levels: with ``activation="quant"``: QCFS activations of this many levels
+            (``tfsnn.quantization.QuantizedReLU``; 3 = 2 bits), for conversion at low T
+            (docs/quantization.md).
         verbose: 0 silent, 1 progress bars, 2 also conversion progress.
         encoding_params: further encoding-specific parameters for ``convert``.
         analysis: compute spike statistics and energy in ``Experiment.run``.
+        fine_tune_epochs: epochs of hybrid training after conversion (``SpikingModel.
+            fine_tune``: BPTT with surrogate gradients on the training set; 0: none; rate
+            encoding with constant input only).
+        fine_tune_timesteps: T of the fine-tuning (None: ``timesteps``).
+        fine_tune_learning_rate: its Adam learning rate.
+        fine_tune_params: further ``fine_tune`` arguments (``batch_size``,
+            ``train_thresholds``, ``train_leak``, ``surrogate``, ``surrogate_width``,
+            ``checkpoint``, ``shuffle``).
     """
 
     name: str = _run("experiment")
@@ -94,10 +106,15 @@ class ExperimentConfig:
     train: bool | None = _ann(None)
     activation: Any = _ann(None)
     clamp: float | None = _ann(None)
+    activation_levels: int | None = _ann(None)
     model_kwargs: dict | None = _ann(None)
     verbose: int = _run(1)
     encoding_params: dict | None = _snn(None)
     analysis: bool = _snn(True)
+    fine_tune_epochs: int = _snn(0)
+    fine_tune_timesteps: int | None = _snn(None)
+    fine_tune_learning_rate: float = _snn(1e-4)
+    fine_tune_params: dict | None = _snn(None)
 
     def __post_init__(self):
         """Check every typed field (a ValueError whose message starts with the field's
@@ -117,6 +134,8 @@ class ExperimentConfig:
         self.model_kwargs = dict(self.model_kwargs or {})
         self.verbose = int(self.verbose)
         self.encoding_params = dict(self.encoding_params or {})
+        self.fine_tune_epochs = int(self.fine_tune_epochs)
+        self.fine_tune_params = dict(self.fine_tune_params or {})
 
     def _check_choices(self):
         for name, choices in (("encoding", sorted(ENCODINGS)), ("input_mode", INPUT_MODES)):
@@ -130,17 +149,23 @@ class ExperimentConfig:
         if not (isinstance(self.model, str) or callable(self.model)):
             raise ValueError("model must be a built-in model name, a keras.Model or a callable "
                              f"returning one, got {self.model!r}")
-        for name in ("model_kwargs", "encoding_params"):
+        for name in ("model_kwargs", "encoding_params", "fine_tune_params"):
             if not isinstance(getattr(self, name), (Mapping, type(None))):
                 raise ValueError(f"{name} must be a mapping of keyword arguments or None, "
                                  f"got {getattr(self, name)!r}")
 
     def _check_integers(self):
         self.timesteps = check_timesteps(self.timesteps)
+        if self.fine_tune_timesteps is not None:
+            try:
+                self.fine_tune_timesteps = check_timesteps(self.fine_tune_timesteps)
+            except ValueError as e:
+                raise ValueError(f"fine_tune_{e}") from None
         for name, low, none_ok in (("epochs", 0, False), ("batch_size", 1, False),
                                    ("n_norm", 1, False), ("sim_batch_size", 1, False),
                                    ("seed", 0, False), ("verbose", 0, False),
-                                   ("n_test", 1, True)):
+                                   ("n_test", 1, True), ("fine_tune_epochs", 0, False),
+                                   ("activation_levels", 1, True)):
             v = getattr(self, name)
             if v is None and none_ok:
                 continue
@@ -160,6 +185,7 @@ class ExperimentConfig:
         check_number(self.tau, "tau", positive=True, none_ok=True)
         check_number(self.learning_rate, "learning_rate", positive=True)
         check_number(self.clamp, "clamp", positive=True, none_ok=True)
+        check_number(self.fine_tune_learning_rate, "fine_tune_learning_rate", positive=True)
 
     def _check_flags(self):
         for name, none_ok in (("channelwise", False), ("analysis", False), ("train", True)):
@@ -180,6 +206,15 @@ class ExperimentConfig:
     def _check_combinations(self):
         """Settings valid alone but not with the encoding (checked after all the others)."""
         check_encoding_params(self.encoding, self.encoding_params or {}, "encoding_params")
+        if (self.activation == "quant") != (self.activation_levels is not None):
+            raise ValueError("activation_levels: activation='quant' and activation_levels=L "
+                             f"go together, got activation={self.activation!r}, "
+                             f"activation_levels={self.activation_levels!r}")
+        if self.fine_tune_epochs:
+            try:
+                check_fine_tune(self.encoding, self.input_mode, self.fine_tune_params)
+            except ValueError as e:
+                raise ValueError(f"fine_tune_epochs: {e}") from None
         try:  # the encoding's own rules (e.g. TTFS neurons have no leak)
             encoding_module(self.encoding).DYNAMICS.make_params(tau=self.tau)
         except ValueError as e:
@@ -200,7 +235,10 @@ class ExperimentConfig:
         model = spec if isinstance(spec, str) else getattr(spec, "name", None) or getattr(
             spec, "__name__", type(spec).__name__)
         dataset = self.dataset if isinstance(self.dataset, str) else "user data"
-        return {"dataset": dataset, "model": model, "encoding": self.encoding,
+        tuned = {} if not self.fine_tune_epochs else {
+            "fine_tune_epochs": self.fine_tune_epochs,
+            "fine_tune_timesteps": self.fine_tune_timesteps or self.timesteps}
+        return {**tuned, "dataset": dataset, "model": model, "encoding": self.encoding,
                 "timesteps": self.timesteps, "normalization": str(self.normalization),
                 "percentile": float(self.percentile), "channelwise": bool(self.channelwise),
                 "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed,

@@ -35,6 +35,7 @@ from tfsnn.datasets import load_dataset
 from tfsnn.experiment.config import ExperimentConfig
 from tfsnn.layers import ClampedReLU, clamped_relu_factory
 from tfsnn.models import build_model
+from tfsnn.quantization import quantized_relu_factory
 from tfsnn.training import evaluate_ann
 from tfsnn.training import train_ann as fit_ann
 
@@ -52,6 +53,8 @@ class ExperimentResult:
     timings: dict = field(default_factory=dict)
     analysis: dict | None = None
     logdir: str | None = None
+    #: before/after of the fine-tuning (``Experiment.fine_tune``), None without it
+    fine_tune: dict | None = None
 
     def metrics(self) -> dict:
         """Scalar metrics (for sweeps and logging)."""
@@ -66,6 +69,9 @@ class ExperimentResult:
         # first step at which the SNN is within 1 percentage point of the ANN
         ok = np.nonzero(self.accuracy_per_step >= self.ann_accuracy - 0.01)[0]
         m["latency_to_1pp"] = float(ok[0] + 1) if len(ok) else float("nan")
+        for k, v in (self.fine_tune or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                m[f"fine_tune_{k}"] = float(v)
         if self.analysis and "energy" in self.analysis:
             m["energy_ratio"] = float(self.analysis["energy"].get("ratio", float("nan")))
         return m
@@ -79,6 +85,12 @@ class ExperimentResult:
                  f"  spikes per image  {self.spikes_per_image:.1f}",
                  "  accuracy per step " + "  ".join(
                      f"t={s}:{self.accuracy_per_step[s - 1]:.4f}" for s in steps)]
+        ft = self.fine_tune
+        if ft:
+            lines.append(f"  fine-tuned        {ft['epochs']} epochs at T={ft['timesteps']}: "
+                         f"accuracy {ft['accuracy_before']:.4f} -> {ft['accuracy_after']:.4f}, "
+                         f"spikes/image {ft['spikes_per_image_before']:.1f} -> "
+                         f"{ft['spikes_per_image_after']:.1f}")
         if self.timings:
             lines.append("  seconds           " + "  ".join(
                 f"{k}={v:.1f}" for k, v in self.timings.items()))
@@ -123,6 +135,8 @@ class Experiment:
         self._ann_accuracy = None
         self.snn_result = None
         self.analysis_result = None
+        self.snn_converted = None
+        self.fine_tune_result = None
 
     # -- parameters, for logging and sweeps
     def hparams(self) -> dict:
@@ -153,6 +167,8 @@ class Experiment:
         if act == "clamped_relu":
             clamp = ClampedReLU().clamp if self.clamp is None else float(self.clamp)
             act = clamped_relu_factory(clamp)
+        if act == "quant":
+            act = quantized_relu_factory(self.activation_levels)
         return act
 
     def _build_model(self):
@@ -212,6 +228,46 @@ class Experiment:
         self.timings["convert"] = time.perf_counter() - t
         return self.snn
 
+    def fine_tune(self):
+        """Fine-tune the converted SNN ``fine_tune_epochs`` epochs at ``fine_tune_timesteps``
+        on the training set (``SpikingModel.fine_tune``; the test images are the validation
+        data, for the curves only). ``snn`` becomes the fine-tuned SNN (the converted one is
+        kept as ``snn_converted``); returns ``fine_tune_result``: the test accuracy (per
+        step), spikes per image (per layer) before and after, the Keras history and the
+        seconds per epoch."""
+        if self.snn is None:
+            self.convert()
+        steps = self.fine_tune_timesteps or self.timesteps
+        kw = {"batch_size": 32, **self.fine_tune_params}
+        sim = dict(timesteps=steps, batch_size=self.sim_batch_size)
+        before = self.snn.evaluate(self.x_test, self.y_test, **sim)
+        keras.utils.set_random_seed(self.seed)
+        t = time.perf_counter()
+        tuned = self.snn.fine_tune(self.dataset.x_train, self.dataset.y_train, steps,
+                                   epochs=self.fine_tune_epochs,
+                                   learning_rate=self.fine_tune_learning_rate,
+                                   validation_data=(self.x_test, self.y_test),
+                                   verbose=2 if self.verbose else 0, **kw)
+        self.timings["fine_tune"] = time.perf_counter() - t
+        after = tuned.evaluate(self.x_test, self.y_test, **sim)
+        self.snn_converted, self.snn, self.snn_result = self.snn, tuned, None
+
+        def per_layer(res):
+            return {k: v / res.num_samples for k, v in res.spike_counts.items()
+                    if k != res.input_name}
+
+        self.fine_tune_result = {
+            "timesteps": steps, "epochs": tuned.meta["fine_tune"]["epochs"],
+            "accuracy_before": float(before.accuracy), "accuracy_after": float(after.accuracy),
+            "spikes_per_image_before": before.spikes_per_image,
+            "spikes_per_image_after": after.spikes_per_image,
+            "seconds_per_epoch": tuned.meta["fine_tune"]["seconds_per_epoch"],
+            "accuracy_per_step_before": np.asarray(before.accuracy_per_step).tolist(),
+            "accuracy_per_step_after": np.asarray(after.accuracy_per_step).tolist(),
+            "layer_spikes_before": per_layer(before), "layer_spikes_after": per_layer(after),
+            "history": {k: [float(v) for v in vs] for k, vs in tuned.history.history.items()}}
+        return self.fine_tune_result
+
     def simulate(self, **kwargs):
         """Simulate the test set; returns the ``SimulationResult`` (kept as ``snn_result``)."""
         if self.snn is None:
@@ -269,17 +325,20 @@ class Experiment:
             result.analysis = self.snn_activation_analysis()
         return log_run(self.run_dir, result.analysis, result.metrics(), self.hparams(),
                        result.summary(), trial_id=f"{self.name}/{self.run_name}",
-                       ann=self.ann, snn=self.snn, plots=plots)
+                       ann=self.ann, snn=self.snn, plots=plots, fine_tune=result.fine_tune)
 
     def run(self) -> ExperimentResult:
-        """Train (or take) the ANN, convert, simulate, analyse and log; returns the result."""
+        """Train (or take) the ANN, convert, fine-tune (``fine_tune_epochs``), simulate,
+        analyse and log; returns the result."""
         ann_acc = self.ann_accuracy()
+        if self.fine_tune_epochs and self.fine_tune_result is None:
+            self.fine_tune()
         res = self.simulate()
         result = ExperimentResult(
             name=self.name, run=self.run_name, params=self.hparams(), ann_accuracy=ann_acc,
             snn_accuracy=float(res.accuracy), accuracy_per_step=res.accuracy_per_step,
             spikes_per_image=res.spikes_per_image, spike_counts=dict(res.spike_counts),
-            timings=dict(self.timings))
+            timings=dict(self.timings), fine_tune=self.fine_tune_result)
         if self.analysis:
             result.analysis = self.snn_activation_analysis()
         if self.logdir is not None:

@@ -5,18 +5,28 @@ Every layer becomes a chain of NIR nodes, named after the layer:
     input    -> Input (C, H, W)
     dense    -> Affine (weight = kernel.T, bias) -> IF / LIF   (the readout: -> I)
     conv2d   -> Conv2d (C_out, C_in, kh, kw), explicit padding -> IF / LIF   (readout: -> I)
+    depthwise_conv2d -> Conv2d (C_in m, C_in, kh, kw), zero outside each channel's maps
+    separable_conv2d -> Conv2d (depthwise as above, no bias; ``<layer>_depthwise``)
+                        -> Conv2d (1x1, bias) -> IF / LIF
+    conv1d   -> Conv1d (C_out, C_in, k) (causal: k - 1 trailing kernel zeros, k - 1 padding)
+    avgpool1d -> Conv1d (C, C, k), weight scale / k on the diagonal (NIR has no 1-D pooling;
+                 no padding, or an error) [-> I as readout]
     avgpool  -> AvgPool2d [-> Scale]  (padded: SumPool2d -> Scale); the readout adds -> I
     flatten  -> Flatten (start_dim 0: the whole (C, H, W) map)
+    add      -> IF / LIF with one edge per input (NIR sums them): from a branch's Conv2d /
+                Affine (its ``<layer>_neurons``-less chain), from an identity input through
+                ``<layer>_scale<k>`` (Scale, lambda_in / lambda_add) where that is not 1
     output   -> Output
 
 Neuron nodes are ``<layer>_neurons``, scales ``<layer>_scale`` (see ``nir_neurons`` for the
 neuron conventions, ``nir_layout`` for layouts and padding). Edges run from the last node of
 each input layer to the first node of the layer. A layer's output is a *list* of nodes whose
-outputs NIR adds up, so a layer that sums its inputs (a residual ``Add``, once tfsnn has it)
+outputs NIR adds up, so a layer that sums its inputs (a sum without neurons)
 needs no node of its own: ``sum_fragment`` hands its inputs' nodes on, and every consumer gets
-one edge from each (several edges into one node are a sum in NIR). A concatenation is not a
-sum and NIR has no node for it, so it raises ``NIRError``, as do the spiking max pool and the
-TTFS encodings.
+one edge from each (several edges into one node are a sum in NIR); tfsnn's residual sum has
+neurons, whose node takes those edges. A concatenation is not a sum and NIR has no node for
+it, so it raises ``NIRError``, as do the spiking max pool, zero padding, cropping and
+reshapes other than a flatten (no NIR nodes), and the TTFS encodings.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from tfsnn.fileio import atomic_path
 from tfsnn.interop.errors import NIRError
 from tfsnn.interop.nir_layout import (
     conv_to_nir,
+    conv_weight_to_nir,
     dense_weight_to_nir,
     nchw_order,
     pool_to_nir,
@@ -47,6 +58,8 @@ from tfsnn.interop.nir_neurons import (
     warn_v_init,
 )
 from tfsnn.ir import LayerSpec, by_name, output_spec, pair
+from tfsnn.ir.geometry import ntuple, pad_total
+from tfsnn.ir.kernels import scale_kernels
 from tfsnn.simulation import SpikingModel
 
 #: why an encoding other than rate cannot be written as NIR's fixed-threshold IF/LIF neurons
@@ -89,7 +102,11 @@ class _Builder:
         self._taken.add(name)
         return name
 
-    def neurons(self, spec: LayerSpec, shape) -> tuple:
+    def neurons(self, spec: LayerSpec, shape) -> tuple | None:
+        """The neuron node of ``spec``; None for a branch into a residual sum (no neurons:
+        its synapses' node feeds the sum's neurons)."""
+        if spec.is_branch:
+            return None
         node = readout_node(shape) if spec.name == self.readout else spiking_node(shape,
                                                                                    self.params)
         return self.name(f"{spec.name}_neurons"), node
@@ -100,6 +117,7 @@ class _Builder:
             raise NIRError(f"layer {spec.name!r} ({spec.kind}) has no NIR equivalent; "
                            f"exportable kinds: {sorted(HANDLERS)}")
         frag = handler(spec, self)
+        frag.chain = [c for c in frag.chain if c is not None]  # a branch: no neurons
         for i, (name, node) in enumerate(frag.chain):
             self.nodes[name] = node
             if i:
@@ -138,15 +156,96 @@ def _dense(s, g) -> Fragment:
     return Fragment([(s.name, syn), g.neurons(s, to_chw(s.output_shape))])
 
 
-def _conv2d(s, g) -> Fragment:
-    in_hw = tuple(s.input_shape[:2])
-    strides = pair(s.config.get("strides", 1), "strides", s.name)
-    weight, pads = conv_to_nir(np.asarray(s.kernel, np.float32), in_hw, strides,
-                               s.config.get("padding", "valid"))
-    bias = np.zeros(weight.shape[0], np.float32) if s.bias is None else s.bias
-    syn = nir.Conv2d(input_shape=in_hw, weight=weight, stride=strides, padding=pads,
-                     dilation=(1, 1), groups=1, bias=np.asarray(bias, np.float32))
-    return Fragment([(s.name, syn), g.neurons(s, to_chw(s.output_shape))])
+def _conv_node(s, kernel, bias, padding=None):
+    """The NIR ``Conv1d`` / ``Conv2d`` of a tfsnn kernel ``(..., c_in, c_out)`` on ``s``'s
+    input with its strides and padding."""
+    rank = s.rank
+    in_size = tuple(s.input_shape[:-1])
+    strides = ntuple(s.config.get("strides", 1), rank, "strides", s.name)
+    weight, pads = conv_to_nir(np.asarray(kernel, np.float32), in_size, strides,
+                               padding or s.config.get("padding", "valid"))
+    if bias is None:
+        bias = np.zeros(weight.shape[0], np.float32)
+    bias = np.asarray(bias, np.float32)
+    if rank == 1:
+        return nir.Conv1d(input_shape=in_size[0], weight=weight, stride=strides[0],
+                          padding=pads[0], dilation=1, groups=1, bias=bias)
+    return nir.Conv2d(input_shape=in_size, weight=weight, stride=strides, padding=pads,
+                      dilation=(1, 1), groups=1, bias=bias)
+
+
+def _conv(s, g) -> Fragment:
+    """conv2d and conv1d."""
+    return Fragment([(s.name, _conv_node(s, s.kernel, s.bias)),
+                     g.neurons(s, to_chw(s.output_shape))])
+
+
+def _add(s, g) -> Fragment:
+    """A residual sum: its neurons take one edge per input (see the module docstring); the
+    edges are made here, since an identity input may pass a ``Scale`` on its way."""
+    out = to_chw(s.output_shape)
+    name, node = g.neurons(s, out)
+    g.nodes[name] = node
+    scales = np.asarray(s.config.get("scales", np.ones((out[0], len(s.inputs)))), np.float32)
+    for k, i in enumerate(s.inputs):
+        exits = g.exits[i]
+        if not g.layers[i].is_branch and not np.all(scales[:, k] == 1.0):
+            factor = scales[:, k].reshape((-1,) + (1,) * (len(out) - 1))
+            scale = g.name(f"{s.name}_scale{k}")
+            g.nodes[scale] = nir.Scale(scale=np.broadcast_to(factor, out).astype(np.float32))
+            g.edges += [(e, scale) for e in exits]
+            exits = [scale]
+        g.edges += [(e, name) for e in exits]
+    return Fragment(exits=[name], flat_map=None)
+
+
+def _no_node(s, g):
+    raise NIRError(f"layer {s.name!r} ({s.kind}): NIR has no node for it (zero padding and "
+                   "cropping only in a convolution's padding, reshapes only as Flatten); "
+                   "export a model without it")
+
+
+def _per_channel(kernel) -> np.ndarray:
+    """A depthwise kernel ``(..., C, m)`` as the full kernel ``(..., C, C m)`` that is zero
+    outside each channel's own maps ``c m + j``. NIR's ``groups`` would say the same with
+    fewer weights, but NIR 1.0 infers a grouped node's input channels as ``C / groups``, so
+    such a file fails its own type check when read back."""
+    kernel = np.asarray(kernel, np.float32)
+    *window, c, m = kernel.shape
+    full = np.zeros(tuple(window) + (c, c, m), np.float32)
+    idx = np.arange(c)
+    full[..., idx, idx, :] = kernel
+    return full.reshape(tuple(window) + (c, c * m))
+
+
+def _depthwise_conv2d(s, g) -> Fragment:
+    return Fragment([(s.name, _conv_node(s, _per_channel(s.kernel), s.bias)),
+                     g.neurons(s, to_chw(s.output_shape))])
+
+
+def _separable_conv2d(s, g) -> Fragment:
+    dw = _conv_node(s, _per_channel(s.depthwise_kernel), None)
+    pw = nir.Conv2d(input_shape=tuple(s.output_shape[:2]),
+                    weight=conv_weight_to_nir(np.asarray(s.kernel, np.float32)),
+                    stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                    bias=np.asarray(s.bias, np.float32))
+    return Fragment([(g.name(f"{s.name}_depthwise"), dw), (s.name, pw),
+                     g.neurons(s, to_chw(s.output_shape))])
+
+
+def _avgpool1d(s, g) -> Fragment:
+    (k,), c = s.window, s.input_shape[-1]
+    strides = ntuple(s.config.get("strides") or k, 1, "strides", s.name)
+    if pad_total(s.input_shape[0], k, strides[0], s.config.get("padding", "valid")):
+        raise NIRError(f"layer {s.name!r} (avgpool1d): NIR has no 1-D pooling node and tfsnn "
+                       "writes it as a Conv1d, which cannot divide padded windows by their "
+                       "in-bounds size; use 'valid' padding or a length the pool divides")
+    scale = np.asarray(s.config.get("scale", np.ones(c)), np.float32)
+    kernel = np.broadcast_to((scale / k)[None, :, None], (k, c, 1))
+    chain = [(s.name, _conv_node(s, _per_channel(kernel), None, padding="valid"))]
+    if s.name == g.readout:
+        chain.append(g.neurons(s, to_chw(s.output_shape)))
+    return Fragment(chain)
 
 
 def _avgpool(s, g) -> Fragment:
@@ -175,7 +274,7 @@ def _avgpool(s, g) -> Fragment:
 def _flatten(s, g) -> Fragment:
     shape = tuple(s.input_shape)
     node = nir.Flatten(input_type={"input": np.array(to_chw(shape))}, start_dim=0, end_dim=-1)
-    return Fragment([(s.name, node)], flat_map=shape if len(shape) == 3 else g.flat_map(s))
+    return Fragment([(s.name, node)], flat_map=shape if len(shape) >= 2 else g.flat_map(s))
 
 
 def sum_fragment(s, g) -> Fragment:
@@ -185,9 +284,9 @@ def sum_fragment(s, g) -> Fragment:
 
 
 def _maxpool(s, g):
-    raise NIRError(f"layer {s.name!r} (maxpool): tfsnn's spiking max pool passes the spikes of "
-                   "the input with the highest accumulated spike count (a stateful gate); NIR "
-                   "has no node for it. Use AveragePooling2D in the ANN instead")
+    raise NIRError(f"layer {s.name!r} ({s.kind}): tfsnn's spiking max pool passes the spikes "
+                   "of the input with the highest accumulated spike count (a stateful gate); "
+                   f"NIR has no node for it. Use AveragePooling{s.rank}D in the ANN instead")
 
 
 def _concat(s, g):
@@ -196,8 +295,11 @@ def _concat(s, g):
 
 
 #: layer kind -> its NIR fragment
-HANDLERS = {"input": _input, "dense": _dense, "conv2d": _conv2d, "avgpool": _avgpool,
-            "flatten": _flatten, "maxpool": _maxpool, "concat": _concat}
+HANDLERS = {"input": _input, "dense": _dense, "conv2d": _conv, "avgpool": _avgpool,
+            "flatten": _flatten, "maxpool": _maxpool, "concat": _concat, "conv1d": _conv,
+            "depthwise_conv2d": _depthwise_conv2d, "separable_conv2d": _separable_conv2d,
+            "avgpool1d": _avgpool1d, "maxpool1d": _maxpool, "add": _add, "zeropad": _no_node,
+            "crop": _no_node, "reshape": _no_node}
 
 
 def _check_snn(snn) -> None:
@@ -207,6 +309,12 @@ def _check_snn(snn) -> None:
         why = UNEXPORTABLE_ENCODINGS.get(snn.encoding, "it is not the rate code")
         raise NIRError(f"NIR export supports the 'rate' encoding only; the {snn.encoding!r} "
                        f"encoding cannot be written as NIR's IF/LIF neurons: {why}")
+    own = [n for n, c in snn.cells.items() if getattr(c, "spiking", False)
+           and (c.params.threshold, c.params.tau) != (snn.params["threshold"],
+                                                      snn.params["tau"])]
+    if own:
+        raise NIRError(f"layers {own} have their own thresholds or leaks (a fine-tuned SNN); "
+                       "NIR export writes the network's common neuron parameters only")
 
 
 def fold_pool_scales(specs: list[LayerSpec], readout: str) -> list[LayerSpec]:
@@ -225,8 +333,8 @@ def fold_pool_scales(specs: list[LayerSpec], readout: str) -> list[LayerSpec]:
 
 
 def _fold_into(pool, user, scale, specs) -> None:
-    if user.kind == "conv2d":
-        user.kernel = user.kernel * scale[None, None, :, None]
+    if user.row.weights and user.row.window:  # per input channel (tfsnn.ir.kernels)
+        scale_kernels(user, in_scale=scale)
     elif user.kind == "flatten":
         rows = np.tile(scale, int(np.prod(user.input_shape[:-1])))  # H, W, C: channel fastest
         for dense in (s for s in specs if user.name in s.inputs):

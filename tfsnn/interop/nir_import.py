@@ -94,8 +94,8 @@ class _Importer:
         preds = self.preds[name]
         if len(preds) != 1:
             what = "no input" if not preds else (
-                f"{len(preds)} edges {preds} (NIR adds them up; tfsnn has no layer that sums "
-                "its inputs yet)")
+                f"{len(preds)} edges {preds} (NIR adds them up; importing such sums, e.g. "
+                "residual blocks, is not supported: export them from Keras instead)")
             raise NIRError(f"node {name!r} ({type(self.nodes[name]).__name__}) has {what}")
         if preds[0] not in self.values:
             raise NIRError(f"node {name!r} follows {preds[0]!r} "

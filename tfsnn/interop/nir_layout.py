@@ -27,15 +27,17 @@ PADDINGS = ("valid", "same")
 
 
 def to_chw(shape) -> tuple:
-    """A tfsnn shape in NIR's layout: ``(H, W, C) -> (C, H, W)``; vectors unchanged."""
+    """A tfsnn shape in NIR's layout: ``(H, W, C) -> (C, H, W)``, ``(L, C) -> (C, L)``;
+    vectors unchanged."""
     shape = tuple(int(d) for d in shape)
-    return (shape[-1],) + shape[:-1] if len(shape) == 3 else shape
+    return (shape[-1],) + shape[:-1] if len(shape) >= 2 else shape
 
 
 def to_hwc(shape) -> tuple:
-    """A NIR shape in tfsnn's layout: ``(C, H, W) -> (H, W, C)``; vectors unchanged."""
+    """A NIR shape in tfsnn's layout: ``(C, H, W) -> (H, W, C)``, ``(C, L) -> (L, C)``;
+    vectors unchanged."""
     shape = tuple(int(d) for d in shape)
-    return shape[1:] + (shape[0],) if len(shape) == 3 else shape
+    return shape[1:] + (shape[0],) if len(shape) >= 2 else shape
 
 
 def conv_weight_to_nir(kernel) -> np.ndarray:
@@ -50,9 +52,10 @@ def conv_weight_from_nir(weight) -> np.ndarray:
 
 def nchw_order(map_shape) -> np.ndarray:
     """``order[j]``: the tfsnn (``H, W, C``) flat index of the element at NIR (``C, H, W``)
-    flat index ``j`` of a flattened ``(H, W, C)`` map."""
-    h, w, c = (int(d) for d in map_shape)
-    return np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).ravel()
+    flat index ``j`` of a flattened ``(H, W, C)`` map (likewise ``(L, C)`` and ``(C, L)``)."""
+    shape = tuple(int(d) for d in map_shape)
+    axes = (len(shape) - 1,) + tuple(range(len(shape) - 1))
+    return np.arange(int(np.prod(shape))).reshape(shape).transpose(axes).ravel()
 
 
 def dense_weight_to_nir(kernel, map_shape=None) -> np.ndarray:
@@ -91,19 +94,28 @@ def nir_padding(n: int, k: int, s: int, padding: str) -> tuple[int, bool]:
     return pad + 1, True
 
 
-def conv_to_nir(kernel, in_hw, strides, padding) -> tuple[np.ndarray, tuple[int, int]]:
-    """A tfsnn conv kernel as NIR ``(weight, (pad_h, pad_w))`` with TensorFlow's window
-    positions (kernel extended by a leading zero on axes with asymmetric padding)."""
+def conv_to_nir(kernel, in_hw, strides, padding) -> tuple[np.ndarray, tuple]:
+    """A tfsnn conv kernel (1-D or 2-D) as NIR ``(weight, pads)`` (one symmetric padding per
+    spatial axis) with TensorFlow's window positions: the kernel is extended by a leading zero
+    on axes with asymmetric padding, and by ``k - 1`` trailing zeros for ``"causal"`` (then
+    ``k - 1`` zeros on both sides give the causal windows and output length)."""
     kernel = np.asarray(kernel)
-    pads, widths = [], [(0, 0)] * 4
-    for axis in range(2):
-        pad, extend = nir_padding(in_hw[axis], kernel.shape[axis], strides[axis], padding)
+    rank = kernel.ndim - 2
+    pads, widths = [], [(0, 0)] * kernel.ndim
+    for axis in range(rank):
+        k = kernel.shape[axis]
+        if padding == "causal":
+            pads.append(k - 1)
+            widths[axis] = (0, k - 1)
+            continue
+        pad, extend = nir_padding(in_hw[axis], k, strides[axis], padding)
         pads.append(pad)
         if extend:
             widths[axis] = (1, 0)
     if any(w != (0, 0) for w in widths):
         kernel = np.pad(kernel, widths)
-    return conv_weight_to_nir(kernel), tuple(pads)
+    order = (rank + 1, rank) + tuple(range(rank))  # (..., C_in, C_out) -> (C_out, C_in, ...)
+    return np.ascontiguousarray(np.transpose(kernel, order)), tuple(pads)
 
 
 def pool_to_nir(name, in_hw, pool_size, strides, padding) -> tuple[int, int]:

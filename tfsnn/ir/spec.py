@@ -12,11 +12,26 @@ Shapes are per sample (no batch axis), channels last. ``kind`` is a row of
 - ``"avgpool"`` / ``"maxpool"``: ``config`` has ``pool_size`` (ph, pw), ``strides`` (sh, sw),
   ``padding``. After normalization an average pool may carry a per-channel ``scale`` in
   ``config`` (``lambda_in / lambda_out``).
-- ``"flatten"``: reshape to 1-D; ``"concat"``: concatenation along the channel axis.
+- ``"conv1d"``, ``"avgpool1d"``, ``"maxpool1d"``: the same on 1-D signals ``(steps, c)``
+  (one spatial axis; ``padding`` may be ``"causal"`` for ``conv1d``).
+- ``"depthwise_conv2d"``, ``"separable_conv2d"``: ``config`` as conv2d; kernel layouts in
+  ``tfsnn.ir.kernels`` (a separable convolution also has ``depthwise_kernel``).
+- ``"flatten"``: reshape to 1-D; ``"concat"``: concatenation along the channel axis;
+  ``"zeropad"`` / ``"crop"``: ``config["padding"]`` / ``config["cropping"]``
+  ``((top, bottom), (left, right))``; ``"reshape"``: ``config["target_shape"]``.
+- ``"add"``: a residual sum (Keras ``Add`` and the ReLU after it): its neurons' current is
+  ``sum_i scale_i * x_i`` over its ``inputs``, all of its output shape; ``config["scales"]``
+  ``(C, n_inputs)`` (after normalization; ones before). An input is a spiking group (an
+  identity shortcut, ``scale = lambda_in / lambda_add``) or a *branch*: a layer with
+  weights and ``activation`` None (conv + BatchNorm without ReLU), which has no neurons and
+  whose synaptic current (normalized to ``lambda_add``, ``scale`` 1) goes into the sum.
 
 ``activation`` is ``"relu"`` for hidden layers, ``"clamped_relu"`` (with ``config["clamp"]``),
+``"qcfs"`` (a quantized ReLU, ``config["levels"]`` and ``config["clip"]``; a kernel of
+``config["weight_bits"]``-bit integers times a per-output-channel scale: ``tfsnn.quantization``),
 ``"softmax"`` or ``"linear"`` for the output layer, and ``None`` for layers without neurons of
-their own.
+their own (branches into an ``add`` among them). ``config["max_value"]`` caps a ReLU
+(``ReLU(max_value=...)``, ReLU6; per channel after normalization).
 """
 
 from __future__ import annotations
@@ -26,13 +41,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tfsnn.ir.geometry import pair
+from tfsnn.ir.geometry import ntuple
+from tfsnn.ir.kernels import window_size
 from tfsnn.ir.kinds import kind as kind_row
 
 #: activations a readout (output) layer may have
 OUTPUT_ACTIVATIONS = ("softmax", "linear")
 #: activations a hidden layer with neurons may have
-HIDDEN_ACTIVATIONS = ("relu", "clamped_relu")
+HIDDEN_ACTIVATIONS = ("relu", "clamped_relu", "qcfs")
 
 
 @dataclass
@@ -49,6 +65,8 @@ class LayerSpec:
     is_output: bool = False
     #: Keras layer names merged into this spec (e.g. ["conv1", "bn1", "relu1"])
     source_layers: list[str] = field(default_factory=list)
+    #: the depthwise kernel of a separable convolution (``tfsnn.ir.kernels``)
+    depthwise_kernel: np.ndarray | None = None
 
     @property
     def has_weights(self) -> bool:
@@ -59,16 +77,32 @@ class LayerSpec:
         return int(np.prod(self.output_shape))
 
     @property
+    def is_branch(self) -> bool:
+        """A layer with weights and no neurons: its current goes into the ``add`` it feeds."""
+        return self.row.weights and self.activation is None
+
+    @property
+    def is_linear(self) -> bool:
+        """Passes its input on through a linear map without neurons of its own: a linear
+        kind (``KINDS``) or a branch into a residual sum."""
+        return self.row.linear or self.is_branch
+
+    @property
     def row(self):
         """This spec's row of the kind table."""
         return kind_row(self.kind)
 
     @property
-    def window(self) -> tuple[int, int]:
-        """Spatial window size of a window kind (kernel or pool size)."""
-        if self.kind == "conv2d":
-            return tuple(int(v) for v in self.kernel.shape[:2])
-        return pair(self.config["pool_size"])
+    def rank(self) -> int:
+        """Number of spatial axes of a window kind's input (1: signals, 2: maps)."""
+        return len(self.input_shape) - 1
+
+    @property
+    def window(self) -> tuple:
+        """Spatial window size of a window kind (kernel or pool size), one per axis."""
+        if self.row.weights:
+            return window_size(self)
+        return ntuple(self.config["pool_size"], self.rank)
 
     def copy(self) -> LayerSpec:
         return copy.deepcopy(self)

@@ -7,10 +7,11 @@ directly. Nothing here knows about layers, Keras models or conversion.
 
 from tfsnn.neurons.base import Dynamics
 from tfsnn.neurons.integrator import Integrator
-from tfsnn.neurons.params import NeuronParams
+from tfsnn.neurons.params import NeuronParams, TensorParams
 from tfsnn.neurons.rate import RateDynamics
-from tfsnn.neurons.spike import SURROGATES, heaviside, surrogate_spike
+from tfsnn.neurons.spike import SURROGATES, TIMED_SURROGATES, heaviside, surrogate_spike
 from tfsnn.neurons.ttfs import TTFSDynamics, TTFSParams, TTFSReadout
 
 __all__ = ["Dynamics", "Integrator", "NeuronParams", "RateDynamics", "TTFSDynamics",
-           "TTFSParams", "TTFSReadout", "SURROGATES", "heaviside", "surrogate_spike"]
+           "TTFSParams", "TTFSReadout", "TensorParams", "SURROGATES", "TIMED_SURROGATES",
+           "heaviside", "surrogate_spike"]

@@ -52,3 +52,30 @@ class NeuronParams:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+def is_one(x) -> bool:
+    """Whether ``x`` is the Python number 1 (a tensor, e.g. a trainable threshold, is not:
+    the dynamics then keep the multiplication)."""
+    return isinstance(x, (int, float)) and x == 1.0
+
+
+class TensorParams:
+    """Neuron parameters with tensors in place of some floats: what a cell with trainable
+    thresholds or leaks (DIET-SNN, Rathi & Roy 2021) hands its dynamics while training.
+
+    ``threshold`` and ``leak`` override those of ``base`` (a ``NeuronParams``); every other
+    field is the base's. ``v0 = v_init * threshold`` follows a trained threshold.
+    """
+
+    def __init__(self, base: NeuronParams, threshold=None, leak=None):
+        self.base = base
+        self.threshold = base.threshold if threshold is None else threshold
+        self.leak = base.leak if leak is None else leak
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+    @property
+    def v0(self):
+        return self.threshold * self.base.v_init

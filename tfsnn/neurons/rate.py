@@ -21,7 +21,7 @@ from keras import ops
 
 from tfsnn.backend import add
 from tfsnn.neurons.base import Dynamics
-from tfsnn.neurons.params import NeuronParams
+from tfsnn.neurons.params import NeuronParams, is_one
 from tfsnn.neurons.spike import heaviside
 
 
@@ -35,15 +35,18 @@ class RateDynamics(Dynamics):
     MAX_CLOSED_FORM_T = 100_000
 
     def initial_state(self, batch_size, shape, params, dtype="float32"):
-        return [ops.full((batch_size,) + tuple(shape), params.v0, dtype=dtype)]
+        v0 = params.v0
+        if isinstance(v0, float):
+            return [ops.full((batch_size,) + tuple(shape), v0, dtype=dtype)]
+        return [ops.add(ops.zeros((batch_size,) + tuple(shape), dtype=dtype), v0)]  # trained
 
     def step(self, current, state, params, spike=heaviside):
         theta = params.threshold
         decay = params.leak
-        v = state[0] if decay == 1.0 else ops.multiply(state[0], decay)
+        v = state[0] if is_one(decay) else ops.multiply(state[0], decay)
         v = add(v, current)
         spikes = spike(v, theta)
-        v = ops.subtract(v, spikes if theta == 1.0 else ops.multiply(spikes, theta))
+        v = ops.subtract(v, spikes if is_one(theta) else ops.multiply(spikes, theta))
         return spikes, [v]
 
     def has_constant_counts(self, params, timesteps) -> bool:

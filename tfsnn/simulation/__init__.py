@@ -1,6 +1,7 @@
 """Running a spiking model over time: the ``SpikingModel`` facade (``model``), the compiled
 ``Engine`` (``engine``, with the per-run ``Layout`` and the device ``plan``), input
-``encoders``, ``results``, the Keras ``cellpath`` and ``.keras`` ``persistence``."""
+``encoders``, ``results``, the Keras ``cellpath``, ``.keras`` ``persistence`` and
+``fine_tune`` (hybrid training by BPTT through the cells)."""
 
 from tfsnn.simulation.encoders import INPUT_MODES, poisson_spikes
 from tfsnn.simulation.engine import Engine

@@ -33,6 +33,7 @@ import numpy as np
 from keras import ops
 
 from tfsnn.backend import add_n, scan
+from tfsnn.cells import synapse
 from tfsnn.simulation.encoders import poisson_spikes
 from tfsnn.simulation.layout import Layout
 from tfsnn.simulation.plan import MAX_UNROLL
@@ -118,6 +119,8 @@ class Engine:
         self.specs = model.specs
         self.cells = model.cells
         self.readout = model.readout
+        #: True: the spikes' surrogate gradients (fine-tuning through ``step``)
+        self.training = False
         self.T, self.chunk_steps, self.record = int(timesteps), int(chunk), int(record)
         self.return_counts, self.fold = bool(return_counts), fold
         self.unit_scales = unit_scales
@@ -128,12 +131,25 @@ class Engine:
 
     # -- layers
     def linear(self, s, ins):
-        """A linear layer (flatten, concat, average pooling) applied to its inputs."""
-        if s.kind == "flatten":
+        """A linear layer (flatten, concat, padding, cropping, reshape, average pooling, a
+        branch into a residual sum) applied to its inputs."""
+        if s.kind in ("flatten", "reshape"):
             return ops.reshape(ins[0], (-1,) + tuple(s.output_shape))
         if s.kind == "concat":
             return ops.concatenate(ins, axis=-1)
+        if s.kind == "zeropad":
+            return synapse.zero_pad2d(ins[0], s.config["padding"])
+        if s.kind == "crop":
+            return synapse.crop2d(ins[0], s.config["cropping"])
+        if s.is_branch:
+            return self.cells[s.name].synapse(ins[0])
         return self.cells[s.name].synapse(ins[0], scaled=s.name not in self.unit_scales)
+
+    def current(self, s, ins):
+        """The synaptic current into the neurons of ``s`` from its inputs' values (a
+        residual sum takes them stacked on a last axis, as in the cell path)."""
+        cell = self.cells[s.name]
+        return cell.synapse(ops.stack(ins, axis=-1) if s.row.sums else ins[0])
 
     def count_of(self, counts, name):
         """Time-summed output of ``name`` (through flatten/concat/pooling)."""
@@ -156,9 +172,10 @@ class Engine:
         for s in self.specs[1:]:
             if s.name in lay.static:
                 static[s.name] = self.linear(s, [static[i] for i in s.inputs])
-            elif s.name in lay.neurons and s.inputs[0] in lay.static:
-                current[s.name] = self.cells[s.name].synapse(static[s.inputs[0]])
-        return Batch(x, offset, seed, labels, int(x.shape[0]), static, current)
+            elif s.name in lay.neurons and all(i in lay.static for i in s.inputs):
+                current[s.name] = self.current(s, [static[i] for i in s.inputs])
+        size = int(x.shape[0]) if x.shape[0] is not None else ops.shape(x)[0]  # training
+        return Batch(x, offset, seed, labels, size, static, current)
 
     def initial_carry(self, batch: Batch):
         b, lay = batch.size, self.layout
@@ -278,8 +295,9 @@ class Engine:
             cell = self.cells[s.name]
             cur = batch.current.get(s.name)
             if cur is None:
-                cur = cell.synapse(val[s.inputs[0]])
-            val[s.name], states[s.name] = cell.neuron_step(cur, list(states[s.name]))
+                cur = self.current(s, [val[i] for i in s.inputs])
+            val[s.name], states[s.name] = cell.neuron_step(cur, list(states[s.name]),
+                                                           training=self.training)
         ro_out = ops.reshape(val[lay.out_name], (batch.size, -1))
         return states, {n: val[n] for n in lay.spiking}, ro_out
 
@@ -324,10 +342,11 @@ class Engine:
             const = batch.current.get(s.name)  # the same current at every step
             cur = None  # else the current per step: (steps, B, ...) or a list
             if const is None and (looped or self.fold):
-                cur = cell.synapse(vals.as_folded(s.inputs[0]))
+                cur = self.current(s, [vals.as_folded(i) for i in s.inputs])
                 cur = ops.reshape(cur, (steps, batch.size) + tuple(cur.shape[1:]))
             elif const is None:
-                cur = [cell.synapse(v) for v in vals.as_steps(s.inputs[0])]
+                per_step = zip(*[vals.as_steps(i) for i in s.inputs])
+                cur = [self.current(s, list(v)) for v in per_step]
             states[s.name] = dynamics(cell, states[s.name], cur, const, vals, s.name)
         self._count_chunk(vals, counts, tot, rec)
         if lay.out_name in vals.per_step:

@@ -3,7 +3,8 @@
 Derived once per compiled function from the specs, the cells and the input mode:
 
 - ``linear``: layers applied to spikes without neurons (flatten, concat, average pooling
-  except as the readout; the kind table's ``linear`` column);
+  except as the readout; the kind table's ``linear`` column), and the branches into a
+  residual sum (``LayerSpec.is_branch``: their output is a current);
 - ``static``: values that are the same at every step (the constant input and linear maps of
   it): computed once per batch;
 - ``neurons``: layers with neuron state; ``spiking``: those whose spikes are counted (all
@@ -19,6 +20,8 @@ Derived once per compiled function from the specs, the cells and the input mode:
 
 from __future__ import annotations
 
+import numpy as np
+
 from tfsnn.ir import LayerSpec, by_name, post_readout
 
 
@@ -26,12 +29,11 @@ def tiling_area(pool: LayerSpec, src: LayerSpec) -> int:
     """The window area of an average pool whose windows tile its input exactly (stride =
     window, sizes divisible), if that area is a power of two (window means of 0/1 spikes
     are then exact in float); else 0."""
-    ph, pw = (int(v) for v in pool.config["pool_size"])
-    if tuple(int(v) for v in pool.config["strides"]) != (ph, pw):
+    size = pool.window
+    if tuple(int(v) for v in pool.config["strides"]) != size:
         return 0
-    h, w = (int(v) for v in src.output_shape[:2])
-    area = ph * pw
-    if h % ph or w % pw or area & (area - 1):
+    area = int(np.prod(size))
+    if any(int(n) % k for n, k in zip(src.output_shape[:-1], size)) or area & (area - 1):
         return 0
     return area
 
@@ -44,8 +46,8 @@ class Layout:
         for s in specs[1:]:
             ins = [binary[i] for i in s.inputs]
             if s.name in self.linear:  # pooling averages spikes; flatten/concat keep them
-                binary[s.name] = all(ins) and s.kind != "avgpool"
-            elif s.kind == "maxpool":  # the gate passes its input's values
+                binary[s.name] = all(ins) and s.row.pool != "avg" and not s.is_branch
+            elif s.row.pool == "max":  # the gate passes its input's values
                 binary[s.name] = all(ins)
             else:
                 binary[s.name] = s.name in cells
@@ -58,7 +60,7 @@ class Layout:
         self.inp = specs[0].name
         self.out_name = next(s.name for s in specs if s.is_output)
         self.linear = {s.name for s in specs[1:]
-                       if s.row.linear and not (s.kind == "avgpool" and s is readout)}
+                       if s.is_linear and not (s.row.pool == "avg" and s is readout)}
         self.static = {self.inp} if constant else set()
         for s in specs[1:]:
             if s.name in self.linear and all(i in self.static for i in s.inputs):
@@ -69,17 +71,17 @@ class Layout:
         self.closed = set()
         if constant:
             self.closed = {n for n in self.spiking
-                           if self.named[n].inputs[0] in self.static
+                           if all(i in self.static for i in self.named[n].inputs)
                            and cells[n].has_constant_counts(timesteps)}
         else:
             self.spiking.insert(0, self.inp)
         after = set(post_readout(specs))
-        self.pooled = [s.name for s in specs[1:] if s.kind == "avgpool"
+        self.pooled = [s.name for s in specs[1:] if s.row.pool == "avg"
                        and s.name in self.linear and s.name not in after]
         self.fractional = self._fractional(specs, cells, constant)
         self.tot_via = {}
         for s in specs[1:]:
-            if s.name in self.linear and s.kind == "avgpool" and s.name in unit_scales:
+            if s.name in self.linear and s.row.pool == "avg" and s.name in unit_scales:
                 src = s.inputs[0]
                 area = tiling_area(s, self.named[src])
                 if area and src in self.spiking and src not in self.tot_via:

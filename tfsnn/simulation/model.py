@@ -22,11 +22,12 @@ from keras import ops
 from tfsnn.backend import jit
 from tfsnn.cells import encoding_module
 from tfsnn.checks import check_inputs, check_labels, check_timesteps
-from tfsnn.ir import LayerSpec, readout_spec
+from tfsnn.ir import LayerSpec, kind, readout_spec
 from tfsnn.simulation.build import build_cells, check_supported
 from tfsnn.simulation.cellpath import cell_path_model
 from tfsnn.simulation.encoders import check_input_mode, input_sequence
 from tfsnn.simulation.engine import Engine
+from tfsnn.simulation.fine_tune import fine_tune as fine_tune_snn
 from tfsnn.simulation.persistence import read_snn_file, write_snn_file
 from tfsnn.simulation.plan import FastPathOptions, plan
 from tfsnn.simulation.results import ResultAccumulator, SimulationResult
@@ -87,7 +88,7 @@ class SpikingModel:
     def _unit_scales(self) -> frozenset:
         """Average pools whose per-channel scale is all ones (no multiplication needed)."""
         return frozenset(n for n, c in self.cells.items()
-                         if c.kind == "avgpool" and c.has_unit_scale())
+                         if kind(c.kind).pool == "avg" and c.has_unit_scale())
 
     def engine(self, timesteps, batch_size, chunk=None, input_mode="constant", record=0,
                return_counts=False, predictions=True, labels=False):
@@ -180,6 +181,17 @@ class SpikingModel:
         """Class scores ``(N, classes)`` read out at the last step (``V_T / T``)."""
         return self.simulate(x, timesteps, batch_size, input_mode, seed,
                              return_predictions=False).scores
+
+    # -- hybrid training
+    def fine_tune(self, x, y, timesteps, epochs=5, batch_size=32, validation_data=None,
+                  train_thresholds=True, train_leak=False, callbacks=None, **kwargs):
+        """Fine-tune this converted SNN at ``timesteps`` by BPTT through its cells with
+        surrogate gradients (Keras ``fit``); returns a new ``SpikingModel`` (this one is not
+        changed). See ``tfsnn.simulation.fine_tune.fine_tune`` for all arguments."""
+        return fine_tune_snn(self, x, y, timesteps, epochs=epochs, batch_size=batch_size,
+                             validation_data=validation_data,
+                             train_thresholds=train_thresholds, train_leak=train_leak,
+                             callbacks=callbacks, **kwargs)
 
     # -- persistence
     def save(self, path):

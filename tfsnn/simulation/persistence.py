@@ -36,7 +36,7 @@ def spec_from_json(d: dict, cell) -> LayerSpec:
     for k in ("strides", "pool_size"):
         if k in cfg:
             cfg[k] = tuple(cfg[k])
-    for k in ("scale", "lambda"):
+    for k in ("scale", "lambda", "scales", "max_value"):
         if k in cfg:
             cfg[k] = np.asarray(cfg[k], np.float32)
     s = LayerSpec(d["name"], d["kind"], d["inputs"], tuple(d["input_shape"]),
@@ -45,6 +45,8 @@ def spec_from_json(d: dict, cell) -> LayerSpec:
     if s.row.weights:
         s.kernel = ops.convert_to_numpy(cell.kernel)
         s.bias = ops.convert_to_numpy(cell.bias)
+        if hasattr(cell, "depthwise_kernel"):
+            s.depthwise_kernel = ops.convert_to_numpy(cell.depthwise_kernel)
     return s
 
 

@@ -49,6 +49,10 @@ class StoredLayer:
     kernel: np.ndarray | None = None
     config: dict = field(default_factory=dict)
     bias: np.ndarray | None = None
+    #: a separable convolution's depthwise kernel (``tfsnn.ir.kernels``)
+    depthwise_kernel: np.ndarray | None = None
+    #: None marks a branch into a residual sum (``tfsnn.ir.LayerSpec.is_branch``)
+    activation: str | None = "relu"
 
 
 # -------------------------------------------------------------------------------------- CSV
@@ -169,7 +173,9 @@ def write_pickle(specs, rates: dict, path) -> None:
              "input_shape": tuple(s.input_shape), "output_shape": tuple(s.output_shape),
              "kernel": None if s.kernel is None else np.asarray(s.kernel),
              "bias": None if getattr(s, "bias", None) is None else np.asarray(s.bias),
-             "config": dict(s.config)}
+             "depthwise_kernel": (None if getattr(s, "depthwise_kernel", None) is None
+                                  else np.asarray(s.depthwise_kernel)),
+             "config": dict(s.config), "activation": getattr(s, "activation", "relu")}
             for s in specs
         ],
         "rates": {n: r for n, r in rates.items()},
@@ -207,7 +213,9 @@ def _stored_layer(d, i: int, path) -> StoredLayer:
                          f"file is damaged")
     return StoredLayer(name=d["name"], kind=d["kind"], inputs=list(d["inputs"]),
                        input_shape=tuple(d["input_shape"]), output_shape=tuple(d["output_shape"]),
-                       kernel=d["kernel"], config=dict(d["config"]), bias=d.get("bias"))
+                       kernel=d["kernel"], config=dict(d["config"]), bias=d.get("bias"),
+                       depthwise_kernel=d.get("depthwise_kernel"),
+                       activation=d.get("activation", "relu"))
 
 
 # --------------------------------------------------------------------------------- networkx

@@ -2,8 +2,11 @@
 projections between them, with edges ``rate(pre) * w`` generated on demand.
 
 Neuron groups are the specs whose kind is a ``group`` in ``tfsnn.ir.kinds`` (the input,
-dense, conv2d, average and max pooling); the ``reshape`` kinds (flatten, concat) only
-re-index. Rates are spikes per simulated timestep per neuron:
+dense, conv2d, average and max pooling, residual sums); the ``reshape`` kinds (flatten,
+concat, reshape, cropping, zero padding) only re-index. A residual sum receives one
+projection per input: a branch's synapses (conv + BN without ReLU: no group of its own)
+from the branch's input, an identity shortcut's one-to-one synapses of weight
+``lambda_in / lambda_add``; its neurons' biases are the sum of its branches' biases. Rates are spikes per simulated timestep per neuron:
 ``neuron_spike_counts / (num_samples * timesteps)``.
 """
 
@@ -15,9 +18,16 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tfsnn.analysis.synapse_graph.export import read_pickle, to_networkx, write_csv, write_pickle
+from tfsnn.analysis.synapse_graph.masked import IdentityProjection, MaskedProjection
 from tfsnn.analysis.synapse_graph.parquet import write_parquet
 from tfsnn.analysis.synapse_graph.projections import Projection, check_chunk_size, projection_for
-from tfsnn.analysis.synapse_graph.sources import Source, concat_source, flatten_source
+from tfsnn.analysis.synapse_graph.sources import (
+    Source,
+    concat_source,
+    flatten_source,
+    reshape_source,
+    window_source,
+)
 from tfsnn.ir.kinds import kind, kinds_where
 
 if TYPE_CHECKING:
@@ -26,6 +36,12 @@ if TYPE_CHECKING:
 _GROUPS = kinds_where(group=True)
 _RESHAPES = kinds_where(reshape=True)
 _SUPPORTED = _GROUPS + _RESHAPES
+
+
+def _is_branch(spec) -> bool:
+    """A layer with weights and no neurons, feeding a residual sum (``LayerSpec.is_branch``;
+    also for the stored layers of a pickle)."""
+    return kind(spec.kind).weights and getattr(spec, "activation", "relu") is None
 
 
 class EdgeChunk(NamedTuple):
@@ -71,7 +87,7 @@ class SynapseGraph:
             names = [s.name for s in self.specs]
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"layer names must be unique; duplicated: {dup}")
-        groups = [s for s in self.specs if s.kind in _GROUPS]
+        groups = [s for s in self.specs if s.kind in _GROUPS and not _is_branch(s)]
         self.group_names = [s.name for s in groups]
         self.group_shapes = [tuple(int(d) for d in s.output_shape) for s in groups]
         self._gid = {name: i for i, name in enumerate(self.group_names)}
@@ -80,10 +96,14 @@ class SynapseGraph:
         self.links: list[Link] = []
         for spec in self.specs:
             row = kind(spec.kind)
-            if row.weights or row.window:  # a group that receives synapses
+            if _is_branch(spec):  # its synapses end on the neurons of the sum it feeds
+                continue
+            if row.sums:
+                for k, name in enumerate(spec.inputs):
+                    self.links.append(self._sum_link(spec, k, self._by_name[name]))
+            elif row.weights or row.window:  # a group that receives synapses
                 src = self._source(self._single_input(spec))
-                self.links.append(Link(spec, self._gid[spec.name], src,
-                                       projection_for(spec, src.shape)))
+                self.links.append(self._link(spec, spec, src, projection_for(spec, src.shape)))
             elif row.reshape:
                 self._source(spec.name)  # validates shapes early
         #: group ids with outgoing synapses: their rates weight the edges
@@ -132,10 +152,38 @@ class SynapseGraph:
             out[name] = r
         return out
 
+    def _link(self, dest, spec, src: Source, proj: Projection) -> Link:
+        """The link into group ``dest`` (projection of ``spec``); positions of ``src``
+        without a source (zero padding) send no synapses."""
+        if src.has_holes:
+            proj = MaskedProjection(proj, src.gids >= 0, f"layer {spec.name!r}")
+            src = src.filled()
+        return Link(dest, self._gid[dest.name], src, proj)
+
+    def _sum_link(self, spec, k: int, inp) -> Link:
+        """Input ``k`` of residual sum ``spec``: a branch's synapses or an identity."""
+        if _is_branch(inp):
+            src = self._source(self._single_input(inp))
+            return self._link(spec, inp, src, projection_for(inp, src.shape))
+        src = self._source(inp.name)
+        if src.shape != tuple(spec.output_shape):
+            raise ValueError(f"layer {spec.name!r} (add): input {inp.name!r} has shape "
+                             f"{src.shape}, the sum {tuple(spec.output_shape)}")
+        scales = np.asarray(spec.config.get("scales", np.ones((src.shape[-1], k + 1))))
+        return self._link(spec, spec, src, IdentityProjection(src.shape, scales[:, k]))
+
+    def _bias_of(self, spec):
+        """The bias of a group's spec; a residual sum's is its branches' biases summed."""
+        if not kind(spec.kind).sums:
+            return getattr(spec, "bias", None)
+        biases = [self._by_name[i].bias for i in spec.inputs
+                  if _is_branch(self._by_name[i])]
+        return np.sum(biases, axis=0) if biases else None
+
     def _check_biases(self) -> dict[str, np.ndarray]:
         out = {}
         for name, shape in zip(self.group_names, self.group_shapes):
-            bias = getattr(self._by_name[name], "bias", None)
+            bias = self._bias_of(self._by_name[name])
             if bias is None:
                 continue
             bias = np.asarray(bias)
@@ -161,6 +209,13 @@ class SynapseGraph:
             src = Source(self.group_shapes[self._gid[name]], gid=self._gid[name])
         elif spec.kind == "flatten":
             src = flatten_source(name, self._source(self._single_input(spec)), spec.output_shape)
+        elif spec.kind == "reshape":
+            src = reshape_source(spec, self._source(self._single_input(spec)))
+        elif spec.kind in ("zeropad", "crop"):
+            src = window_source(spec, self._source(self._single_input(spec)))
+        elif _is_branch(spec):
+            raise ValueError(f"layer {spec.name!r} has no neurons (a branch into a residual "
+                             "sum) and can only feed that sum")
         else:  # concat
             src = concat_source(spec, [self._source(i) for i in spec.inputs])
         self._sources[name] = src

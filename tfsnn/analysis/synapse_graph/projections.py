@@ -9,6 +9,11 @@ input tensor, ``dst`` a flat index into the destination group, ``w`` the weights
 - Dense, kernel ``K (n_in, n_out)``: ``i -> j`` for every pair, ``w = K[i, j]``.
 - Conv2D, kernel ``K (kh, kw, c_in, c_out)``: ``i(y*sy - py + a, x*sx - px + b, c) -> o(y, x, f)``
   for every kernel position ``(a, b)``, channel ``c`` and filter ``f``, ``w = K[a, b, c, f]``.
+- DepthwiseConv2D, kernel ``K (kh, kw, c_in, m)``: as Conv2D, but channel ``c`` only reaches
+  the filters ``f = c * m + j``, ``w = K[a, b, c, j]``.
+- SeparableConv2D: no neurons between its depthwise and pointwise parts, so its synapses are
+  those of the Conv2D with the composed kernel (``tfsnn.ir.kernels.composed_kernel``).
+- The 1-D kinds (Conv1D, 1-D pooling on ``(steps, c)``): as 2-D with a map of height 1.
 - Average and max pooling, pool ``(ph, pw)``: ``i(y*sy - py + a, x*sx - px + b, c) -> o(y, x, c)``
   for ``a < ph, b < pw``, ``w = 1``. A pre-neuron inside several windows gets one synapse per
   window.
@@ -20,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfsnn.ir.geometry import PADDINGS, output_length, pad_before, pair
+from tfsnn.ir.geometry import CAUSAL_PADDINGS, ntuple, output_length, pad_before
+from tfsnn.ir.kernels import composed_kernel
 from tfsnn.ir.kinds import kind
 
 
@@ -97,13 +103,16 @@ class DenseProjection(Projection):
 
 
 class WindowProjection(Projection):
-    """Conv2D (``kernel`` given) or pooling (``kernel`` None, channel-preserving).
+    """Conv2D (``kernel`` given), depthwise (``depthwise``: ``kernel (kh, kw, C_in, m)``) or
+    pooling (``kernel`` None, channel-preserving).
 
     Order ``(row pair, column pair, c, f)`` where a row pair is an in-bounds (output row,
     kernel row) combination (likewise columns): ``g = ((hp * nW + wp) * C_in + c) * C_out + f``
-    (pooling: ``g = (hp * nW + wp) * C + c``)."""
+    (depthwise: ``g = ((hp * nW + wp) * C_in + c) * m + j``, ``f = c * m + j``; pooling:
+    ``g = (hp * nW + wp) * C + c``)."""
 
-    def __init__(self, in_shape, out_shape, ksize, strides, padding, kernel=None):
+    def __init__(self, in_shape, out_shape, ksize, strides, padding, kernel=None,
+                 depthwise=False):
         hin, win, cin = in_shape
         hout, wout, cout = out_shape
         kh, kw = ksize
@@ -114,7 +123,9 @@ class WindowProjection(Projection):
         self.nW = len(ow)
         self.cin, self.cout = cin, cout
         self.conv = kernel is not None
-        self.m = cin * cout if self.conv else cin  # synapses per (row pair, column pair)
+        #: targets of one input channel at one window position
+        self.reach = (kernel.shape[-1] if depthwise else cout) if self.conv else 1
+        self.m = cin * self.reach  # synapses per (row pair, column pair)
         self.total = len(oh) * len(ow) * self.m
         self.pre_h, self.pre_w = ih * (win * cin), iw * cin
         self.dst_h, self.dst_w = oh * (wout * cout), ow * cout
@@ -124,7 +135,10 @@ class WindowProjection(Projection):
         if self.conv:
             self.kflat = kernel.reshape(-1)
             self.k_h, self.k_w = ah * (kw * self.m), aw * self.m
-            self.c_r, self.f_r = np.divmod(r, cout)  # channel and filter of r = c * C_out + f
+            if depthwise:  # r = c * m + j is the filter
+                self.c_r, self.f_r = r // self.reach, r
+            else:  # channel and filter of r = c * C_out + f
+                self.c_r, self.f_r = np.divmod(r, cout)
         else:
             self.c_r = self.f_r = r
 
@@ -146,9 +160,7 @@ class WindowProjection(Projection):
         return pre, dst, self.kflat[kidx]
 
     def fanout(self):
-        per_pos = np.multiply.outer(self.cnt_h, self.cnt_w)
-        if self.conv:
-            per_pos = per_pos * self.cout
+        per_pos = np.multiply.outer(self.cnt_h, self.cnt_w) * self.reach
         return np.repeat(per_pos.reshape(-1), self.cin)
 
 
@@ -166,44 +178,57 @@ def projection_for(spec, in_shape) -> Projection:
             raise ValueError(f"{where}: kernel shape {k.shape} does not fit input "
                              f"{in_shape} -> output {out_shape}")
         return DenseProjection(k)
-    if len(in_shape) != 3 or len(out_shape) != 3:
-        raise ValueError(f"{where}: needs 3-D (h, w, c) input and output, got {in_shape} -> "
-                         f"{out_shape}")
-    padding = _check_window_config(spec, where)
-    kernel, ksize, cout, default_strides = _window_size(spec, in_shape, where)
-    strides = pair(spec.config.get("strides") or default_strides, "strides", spec.name)
+    rank = len(in_shape) - 1
+    if rank not in (1, 2) or len(out_shape) != rank + 1:
+        raise ValueError(f"{where}: needs 2-D (steps, c) or 3-D (h, w, c) input and output of "
+                         f"one rank, got {in_shape} -> {out_shape}")
+    padding = _check_window_config(spec, where, rank)
+    kernel, ksize, cout, default_strides = _window_size(spec, in_shape, where, rank)
+    strides = ntuple(spec.config.get("strides") or default_strides, rank, "strides", spec.name)
     if min(strides) < 1 or min(ksize) < 1:
         raise ValueError(f"{where}: strides {strides} and window {ksize} must be >= 1")
     expected = tuple(output_length(n, k, s, padding)
-                     for n, k, s in zip(in_shape[:2], ksize, strides)) + (cout,)
+                     for n, k, s in zip(in_shape[:-1], ksize, strides)) + (cout,)
     if expected != out_shape:
         raise ValueError(f"{where}: output shape {out_shape} does not match input {in_shape} "
                          f"with window {ksize}, strides {strides}, padding {padding!r} "
                          f"(expected {expected})")
-    return WindowProjection(in_shape, out_shape, ksize, strides, padding, kernel)
+    if rank == 1:  # a map of height 1: same flat indices
+        in_shape, out_shape = (1,) + tuple(in_shape), (1,) + tuple(out_shape)
+        ksize, strides = (1,) + tuple(ksize), (1,) + tuple(strides)
+        kernel = None if kernel is None else kernel[None]
+    return WindowProjection(in_shape, out_shape, ksize, strides, padding, kernel,
+                            depthwise=spec.kind == "depthwise_conv2d")
 
 
-def _check_window_config(spec, where: str) -> str:
+def _check_window_config(spec, where: str, rank: int = 2) -> str:
     """The lower-case padding of a window spec; errors for what the graph does not support."""
     cfg = spec.config
     padding = str(cfg.get("padding", "valid")).lower()
-    if padding not in PADDINGS:
+    allowed = CAUSAL_PADDINGS if spec.kind == "conv1d" else CAUSAL_PADDINGS[:2]
+    if padding not in allowed:
         raise ValueError(f"{where}: padding {cfg.get('padding')!r} is not supported; "
-                         f"use 'valid' or 'same'")
-    if pair(cfg.get("dilation_rate", 1), "dilation_rate", spec.name) != (1, 1):
+                         f"use one of {allowed}")
+    if ntuple(cfg.get("dilation_rate", 1), rank, "dilation_rate", spec.name) != (1,) * rank:
         raise ValueError(f"{where}: dilation_rate {cfg['dilation_rate']} is not supported")
     if cfg.get("data_format", "channels_last") != "channels_last":
         raise ValueError(f"{where}: only channels_last is supported")
     return padding
 
 
-def _window_size(spec, in_shape, where: str):
-    """``(kernel or None, window size, output channels, default strides)`` of a window spec."""
+def _window_size(spec, in_shape, where: str, rank: int = 2):
+    """``(kernel or None, window size, output channels, default strides)`` of a window spec
+    (a separable convolution's kernel composed, ``tfsnn.ir.kernels``)."""
     if kind(spec.kind).weights:
-        kernel = np.asarray(spec.kernel)
-        if kernel.ndim != 4 or kernel.shape[2] != in_shape[2]:
+        if spec.kind == "separable_conv2d":
+            kernel = composed_kernel(spec)
+        else:
+            kernel = np.asarray(spec.kernel)
+        c_out = kernel.shape[-1] * (in_shape[-1] if spec.kind == "depthwise_conv2d" else 1)
+        if kernel.ndim != rank + 2 or kernel.shape[-2] != in_shape[-1]:
             raise ValueError(f"{where}: kernel shape {kernel.shape} does not fit input "
-                             f"channels {in_shape[2]} (expected (kh, kw, c_in, c_out))")
-        return kernel, kernel.shape[:2], kernel.shape[3], 1
-    ksize = pair(spec.config.get("pool_size", 2), "pool_size", spec.name)
-    return None, ksize, in_shape[2], ksize
+                             f"channels {in_shape[-1]} (expected a {rank}-D window, c_in, "
+                             "c_out)")
+        return kernel, kernel.shape[:rank], c_out, 1
+    ksize = ntuple(spec.config.get("pool_size", 2), rank, "pool_size", spec.name)
+    return None, ksize, in_shape[-1], ksize
