@@ -11,12 +11,13 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
-def trained(name, ds, epochs, seed=0, clamp=None, activity_l1=0.0, batchnorm=False):
+def trained(name, ds, epochs, seed=0, clamp=None, activity_l1=0.0, batchnorm=False,
+            **model_kw):
     """``build_model(name)`` for ``ds`` trained ``epochs`` epochs (batch 64) with ``seed``.
 
-    ``clamp``: ClampedReLU(clamp) activations instead of ReLU; ``activity_l1`` and
-    ``batchnorm`` as in ``build_model``. Loaded from the cache when the same recipe was
-    trained before.
+    ``clamp``: ClampedReLU(clamp) activations instead of ReLU; ``activity_l1``,
+    ``batchnorm`` and further ``model_kw`` (plain values, e.g. ``activation="quant"``) as in
+    ``build_model``. Loaded from the cache when the same recipe was trained before.
     """
     import keras
 
@@ -27,9 +28,12 @@ def trained(name, ds, epochs, seed=0, clamp=None, activity_l1=0.0, batchnorm=Fal
     tag = "" if clamp is None else f"_clamp{clamp:g}"
     tag += f"_l1{activity_l1:g}" if activity_l1 else ""
     tag += "_bn" if batchnorm else ""
+    tag += _kw_tag(model_kw)
     path = CACHE / f"{name}{tag}_{ds.name}_e{epochs}_s{seed}.weights.h5"
     keras.utils.set_random_seed(seed)
-    kw = {} if clamp is None else {"activation": clamped_relu_factory(clamp)}
+    kw = dict(model_kw)
+    if clamp is not None:
+        kw["activation"] = clamped_relu_factory(clamp)
     if activity_l1:
         kw["activity_l1"] = activity_l1
     if batchnorm:
@@ -81,8 +85,8 @@ def _augment(x, rng, shift=4):
 def _kw_tag(kw):
     for k, v in kw.items():
         if not isinstance(v, (str, int, float, bool, type(None))):
-            raise ValueError(f"trained_cifar caches by option values; {k}={v!r} is not a plain "
-                             "str/int/float/bool")
+            raise ValueError(f"trained models are cached by option values; {k}={v!r} is "
+                             "not a plain str/int/float/bool")
     return "".join(f"_{k}{v}" for k, v in sorted(kw.items()))
 
 
@@ -96,10 +100,7 @@ def trained_cifar(name, epochs=None, seed=0, **model_kw):
     cosine learning rate from 1e-3 to 0, all 10,000 training images (no validation split).
     Run it under ``flock /tmp/tfsnn_heavy.lock`` when it may train.
     """
-    import os
-
     import keras
-    import numpy as np
 
     from tfsnn.models import build_model
 
@@ -115,10 +116,22 @@ def trained_cifar(name, epochs=None, seed=0, **model_kw):
     if path.exists():
         model.load_weights(path)
         return model
-    ds = cifar_dev()
+    return fit_cifar(model, cifar_dev(), epochs, 1e-3, seed, path)
+
+
+def fit_cifar(model, ds, epochs, learning_rate, seed, path):
+    """The CIFAR recipe's training loop: ``epochs`` epochs of ``ds``'s training images, each
+    freshly flipped and shifted (``_augment``), batch 64, Adam with a cosine learning rate
+    from ``learning_rate`` to 0; the weights are then saved to ``path`` (atomically)."""
+    import os
+
+    import keras
+    import numpy as np
+
     steps = epochs * -(-len(ds.x_train) // 64)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        1e-3, steps)), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        learning_rate, max(steps, 1))), loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"])
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         model.fit(_augment(ds.x_train, rng), ds.y_train, batch_size=64, epochs=epoch + 1,

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import CACHE, _augment, cifar_dev, trained_cifar  # noqa: E402
+from common import CACHE, cifar_dev, fit_cifar, trained, trained_cifar  # noqa: E402
 
 STEPS = (1, 2, 4, 8, 16, 32, 64)
 ENERGY_T = (4, 16, 64)
@@ -57,8 +57,6 @@ def ann_accuracy(model, ds, n_test):
 
 def qat(float_model, ds, epochs, weight_bits=4, seed=0):
     """``quantize(float_model, weight_bits)`` fine-tuned ``epochs`` epochs (cached)."""
-    import keras
-
     import tfsnn
 
     q = tfsnn.quantize(float_model, weight_bits=weight_bits, activation_bits=None,
@@ -67,24 +65,13 @@ def qat(float_model, ds, epochs, weight_bits=4, seed=0):
     if path.exists():
         q.load_weights(path)
         return q
-    steps = epochs * -(-len(ds.x_train) // 64)
-    q.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        1e-4, max(steps, 1))), loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        q.fit(_augment(ds.x_train, rng), ds.y_train, batch_size=64, epochs=epoch + 1,
-              initial_epoch=epoch, verbose=0)
-    CACHE.mkdir(exist_ok=True)
-    q.save_weights(path)
-    return q
+    return fit_cifar(q, ds, epochs, 1e-4, seed, path)
 
 
 def qcfs_finetuned(float_model, ds, levels, epochs, seed=0):
     """QCFS activations of ``levels`` levels on the trained float model (clip values
     calibrated at the 99.9th percentile of 1,000 training images, float weights), then
     ``epochs`` epochs of quantization-aware training (lr 1e-4, cached)."""
-    import keras
-
     import tfsnn
 
     bits = int(np.log2(levels + 1))
@@ -94,38 +81,15 @@ def qcfs_finetuned(float_model, ds, levels, epochs, seed=0):
     if path.exists():
         q.load_weights(path)
         return q
-    steps = epochs * -(-len(ds.x_train) // 64)
-    q.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        1e-4, max(steps, 1))), loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        q.fit(_augment(ds.x_train, rng), ds.y_train, batch_size=64, epochs=epoch + 1,
-              initial_epoch=epoch, verbose=0)
-    CACHE.mkdir(exist_ok=True)
-    q.save_weights(path)
-    return q
+    return fit_cifar(q, ds, epochs, 1e-4, seed, path)
 
 
 def lenet_2bit(epochs, seed=0):
     """LeNet on mnist5k with L = 3 QCFS activations (cached): ``(model, dataset)``."""
-    import keras
-
     from tfsnn.datasets import load_dataset
-    from tfsnn.models import build_model
-    from tfsnn.training import train_ann
 
     ds = load_dataset("mnist5k")
-    keras.utils.set_random_seed(seed)
-    model = build_model("lenet", ds.input_shape, ds.num_classes, activation="quant",
-                        activation_levels=3)
-    path = CACHE / f"lenet_quant3_{ds.name}_e{epochs}_s{seed}.weights.h5"
-    if path.exists():
-        model.load_weights(path)
-    else:
-        train_ann(model, ds, epochs=epochs, batch_size=64, seed=seed, verbose=0)
-        CACHE.mkdir(exist_ok=True)
-        model.save_weights(path)
-    return model, ds
+    return trained("lenet", ds, epochs, seed, activation="quant", activation_levels=3), ds
 
 
 def _pct(v):
