@@ -83,3 +83,18 @@ def crop2d(x, cropping):
     (t, b), (left, r) = cropping
     h, w = int(x.shape[-3]), int(x.shape[-2])
     return x[..., int(t):h - int(b), int(left):w - int(r), :]
+
+
+def rearrange(spec, inputs):
+    """The kinds that only rearrange values (``reshape`` rows of the kind table: flatten,
+    reshape, concat, zeropad, crop) on batched inputs (one leading batch axis); the one
+    implementation the ANN forward pass and the engine share."""
+    if spec.kind in ("flatten", "reshape"):
+        return ops.reshape(inputs[0], (-1,) + tuple(spec.output_shape))
+    if spec.kind == "concat":
+        return ops.concatenate(inputs, axis=-1)
+    if spec.kind == "zeropad":
+        return zero_pad2d(inputs[0], spec.config["padding"])
+    if spec.kind == "crop":
+        return crop2d(inputs[0], spec.config["cropping"])
+    raise ValueError(f"layer {spec.name!r} of kind {spec.kind!r} is not a rearranging kind")

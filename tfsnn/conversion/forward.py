@@ -67,29 +67,9 @@ def _maxpool(spec: LayerSpec, inputs: list):
                              spec.config["padding"])
 
 
-def _flatten(spec: LayerSpec, inputs: list):
-    return ops.reshape(inputs[0], (-1, int(np.prod(spec.output_shape))))
-
-
-def _concat(spec: LayerSpec, inputs: list):
-    return ops.concatenate(inputs, axis=-1)
-
-
 def _add(spec: LayerSpec, inputs: list):
     scales = np.asarray(spec.config["scales"], np.float32)
     return _activate(spec, synapse.add(ops.stack(inputs, axis=-1), scales))
-
-
-def _zeropad(spec: LayerSpec, inputs: list):
-    return synapse.zero_pad2d(inputs[0], spec.config["padding"])
-
-
-def _crop(spec: LayerSpec, inputs: list):
-    return synapse.crop2d(inputs[0], spec.config["cropping"])
-
-
-def _reshape(spec: LayerSpec, inputs: list):
-    return ops.reshape(inputs[0], (-1,) + tuple(spec.output_shape))
 
 
 #: kind -> its ANN computation ``fn(spec, inputs) -> output`` on batched inputs
@@ -103,12 +83,12 @@ FORWARD = {
     "separable_conv2d": _separable_conv2d,
     "avgpool1d": _avgpool,
     "maxpool1d": _maxpool,
-    "flatten": _flatten,
-    "concat": _concat,
+    "flatten": synapse.rearrange,
+    "concat": synapse.rearrange,
     "add": _add,
-    "zeropad": _zeropad,
-    "crop": _crop,
-    "reshape": _reshape,
+    "zeropad": synapse.rearrange,
+    "crop": synapse.rearrange,
+    "reshape": synapse.rearrange,
 }
 
 

@@ -133,14 +133,8 @@ class Engine:
     def linear(self, s, ins):
         """A linear layer (flatten, concat, padding, cropping, reshape, average pooling, a
         branch into a residual sum) applied to its inputs."""
-        if s.kind in ("flatten", "reshape"):
-            return ops.reshape(ins[0], (-1,) + tuple(s.output_shape))
-        if s.kind == "concat":
-            return ops.concatenate(ins, axis=-1)
-        if s.kind == "zeropad":
-            return synapse.zero_pad2d(ins[0], s.config["padding"])
-        if s.kind == "crop":
-            return synapse.crop2d(ins[0], s.config["cropping"])
+        if s.row.reshape:
+            return synapse.rearrange(s, ins)
         if s.is_branch:
             return self.cells[s.name].synapse(ins[0])
         return self.cells[s.name].synapse(ins[0], scaled=s.name not in self.unit_scales)
