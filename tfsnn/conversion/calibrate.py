@@ -39,7 +39,7 @@ from keras import ops
 
 from tfsnn.checks import check_number
 from tfsnn.conversion.forward import analog_forward, layer_forward
-from tfsnn.conversion.normalize import _stat_layers as stat_layers
+from tfsnn.conversion.normalize import stat_layers
 from tfsnn.ir import readout_spec, walk
 from tfsnn.simulation import SpikingModel
 

@@ -57,7 +57,7 @@ NUM_BINS = 4096
 MODES = ("max", "percentile", "scale", None)
 
 
-def _stat_layers(specs):
+def stat_layers(specs):
     """Layers with spiking neurons (average pooling is linear and keeps its input's scale;
     a branch into a residual sum takes the sum's scale)."""
     ro = readout_spec(specs)
@@ -82,7 +82,7 @@ def compute_scales(specs, x_norm, mode="percentile", percentile=99.9, channelwis
     chans = {s.name: s.output_shape[-1] for s in specs}
     clips = {s.name: np.full(chans[s.name], s.config["clip"], np.float64) for s in specs
              if s.activation == "qcfs"}  # quantized ReLUs: lambda = the clip value
-    names = [n for n in _stat_layers(specs) if n not in clips]
+    names = [n for n in stat_layers(specs) if n not in clips]
     stats: dict[str, np.ndarray] = {}
     if mode is None:
         stats = {n: np.ones(chans[n], np.float32) for n in names}
