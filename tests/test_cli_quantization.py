@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import tfsnn
 from tfsnn import cli
 from tfsnn.quantization import QuantizedConv2D, QuantizedReLU
 
@@ -51,6 +52,10 @@ def test_quantize_convert_evaluate_check(files, capsys):
     assert "spikes per image" in out and "energy per image" in out
     assert cli.main(["convert", "-m", str(m), "--data", str(data)]) == 0  # float model
     assert (files / "m_snn.keras").exists()
+    signed_path = files / "signed.keras"
+    assert cli.main(["convert", "-m", str(q_path), "--signed", "-o", str(signed_path)]) == 0
+    assert tfsnn.load_snn(signed_path).dyn_params["signed"] is True
+    assert cli.main(["evaluate", str(signed_path), "--data", str(data), "-T", "3"]) == 0
 
 
 @pytest.mark.parametrize("argv, text", [

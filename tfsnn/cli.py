@@ -5,7 +5,7 @@
     tfsnn graph-csv FILE.pkl OUT.csv         convert a pickled synapse graph to CSV
     tfsnn datasets                           list the registered datasets
     tfsnn quantize -m MODEL.keras -wq 4 -aq 4 -iq 8 [--calibration DATA.npz] [-o OUT.keras]
-    tfsnn convert -m MODEL.keras [--data DATA.npz] [--encoding rate] [-o SNN.keras]
+    tfsnn convert -m MODEL.keras [--data DATA.npz] [--encoding rate] [--signed] [-o SNN.keras]
     tfsnn evaluate SNN.keras --data DATA.npz -T 100   accuracy per step, spikes, energy
     tfsnn check -m MODEL.keras [--preset akida]      every reason it cannot convert
 
@@ -140,7 +140,8 @@ def _cmd_convert(args) -> int:
 
     model = _load_keras(args.model)
     x_norm = _data(args.data).x_train[:args.n_norm] if args.data else None
-    snn = convert(model, x_norm, encoding=args.encoding)
+    extra = {"signed": True} if args.signed else {}
+    snn = convert(model, x_norm, encoding=args.encoding, **extra)
     out = args.output or f"{args.model[:-len('.keras')]}_snn.keras"
     snn.save(out)
     print(f"wrote the {args.encoding} SNN ({len(snn.specs)} layers) to {out}")
@@ -287,6 +288,9 @@ def _quantization_commands(sub, common) -> None:
     c.add_argument("--n-norm", type=_positive_int, default=1000,
                    help="training images used for normalization (default 1000)")
     c.add_argument("--encoding", default="rate")
+    c.add_argument("--signed", action="store_true",
+                   help="signed IF neurons (rate coding): negative spikes take back "
+                        "early ones, so a QCFS model's SNN matches it at T = L")
     c.add_argument("-o", "--output", metavar="SNN.keras",
                    help="default: MODEL_snn.keras")
     c.set_defaults(func=_cmd_convert, backend=True)

@@ -7,7 +7,7 @@ import pytest
 
 import tfsnn
 from tfsnn.models import build_model
-from tfsnn.quantization import QuantizedConv2D, QuantizedDense, QuantizedReLU
+from tfsnn.quantization import QuantizedConv2D, QuantizedDense, QuantizedReLU, mse_clip
 
 
 def _model():
@@ -59,11 +59,41 @@ def test_bits_per_layer_and_float_layers():
 
 def test_calibration_sets_clip_to_the_percentile():
     m = _model()
-    q = tfsnn.quantize(m, 4, 4, 8, calibration_data=X, percentile=99.0)
+    q = tfsnn.quantize(m, 4, 4, 8, calibration_data=X, percentile=99.0,
+                       clip_init="percentile")
     acts = keras.Model(m.inputs, m.get_layer("r1").output).predict(X, verbose=0)
     assert q.get_layer("r1").clip_value == pytest.approx(np.percentile(acts[acts > 0], 99.0),
                                                          rel=1e-5)
     assert q.get_layer("c1_relu").clip_value > 0
+
+
+def _qcfs_error(a, clip, levels):
+    return np.square(a - clip / levels * np.clip(np.floor(a * levels / clip + 0.5), 0,
+                                                 levels)).sum()
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_mse_calibration_minimizes_the_quantization_error(bits):
+    m = _model()
+    q = tfsnn.quantize(m, None, bits, None, calibration_data=X)  # clip_init="mse" default
+    acts = keras.Model(m.inputs, m.get_layer("r1").output).predict(X, verbose=0)
+    a = acts[acts > 0].astype(np.float64)
+    levels, clip = 2 ** bits - 1, q.get_layer("r1").clip_value
+    assert clip == pytest.approx(mse_clip(a, levels), rel=1e-6)
+    # no clip on a fine grid of the whole range does better by more than 1 %
+    grid = np.linspace(0.01, 1.0, 400) * a.max()
+    best = min(_qcfs_error(a, c, levels) for c in grid)
+    assert _qcfs_error(a, clip, levels) <= best * 1.01
+    # fewer levels: a lower clip (rare large activations are given up for the many small)
+    assert clip < np.percentile(a, 99.9)
+    if bits == 2:
+        assert _qcfs_error(a, clip, levels) < 0.8 * _qcfs_error(a, np.percentile(a, 99.9),
+                                                                  levels)
+
+
+def test_unknown_clip_init_is_refused():
+    with pytest.raises(ValueError, match="clip_init must be one of"):
+        tfsnn.quantize(_model(), 4, 4, 8, calibration_data=X, clip_init="max")
 
 
 def test_quantization_aware_training_and_save_load(tmp_path):

@@ -27,7 +27,7 @@ Model (Rueckauer et al. 2017; the "normalized energy consumption" of ESCAPE-NET)
   convolution's ``f_i`` counts the ``m`` maps of its channel only; a separable one has no
   neurons between its two parts, so a spike reaches every filter in the window: the synapses
   of its composed kernel, as in the synapse graph)
-  (``SimulationResult.neuron_spike_counts``), so border neurons of a padded or strided
+  (``SimulationResult.neuron_events``: spikes of either sign), so border neurons of a padded or strided
   convolution count with their exact, smaller fan-out. Sources are the spiking layers
   (Dense, Conv2D, max pooling: a spiking max-pool passes spikes through a gate at no synaptic
   cost) and the input under Poisson input.
@@ -325,7 +325,9 @@ def _counts(snn, result) -> dict:
     ann_ops = ann_operations(specs)
     fan = synaptic_fanout(specs, readout)
     analog = _analog_masks(specs, input_mode, readout)
-    counts = result.neuron_spike_counts
+    # spike events per neuron: with signed neurons, negative spikes cost like positive ones
+    counts = {k: result.neuron_events(k) for k in result.neuron_spike_counts} \
+        if hasattr(result, "neuron_events") else result.neuron_spike_counts
     layers, neurons = {}, {}
     for s in specs:
         if s.name not in ann_ops:

@@ -152,7 +152,7 @@ class SpikingCell(keras.layers.Layer):
         if self.linear:
             return [(1,)]
         extra = [tuple(self.shape)] if self.spike_time_state else []
-        return self.neuron_dynamics.state_shapes(self.shape) + extra
+        return self.neuron_dynamics.state_shapes(self.shape, self.params) + extra
 
     def get_initial_state(self, batch_size=None):
         if self.linear:

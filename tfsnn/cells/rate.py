@@ -23,7 +23,7 @@ from tfsnn.cells.pooling import AvgPool1DCell, AvgPool2DCell, MaxPool1DCell, Max
 from tfsnn.neurons import RateDynamics
 
 DYNAMICS = RateDynamics()
-DEFAULTS = {"v_init": DYNAMICS.defaults.v_init}
+DEFAULTS = {"v_init": DYNAMICS.defaults.v_init, "signed": DYNAMICS.defaults.signed}
 SUPPORTED_KINDS = ("input", "dense", "conv2d", "avgpool", "maxpool", "flatten", "concat",
                    "conv1d", "avgpool1d", "maxpool1d", "depthwise_conv2d", "separable_conv2d",
                    "add", "zeropad", "crop", "reshape")

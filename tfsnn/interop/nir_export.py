@@ -309,6 +309,10 @@ def _check_snn(snn) -> None:
         why = UNEXPORTABLE_ENCODINGS.get(snn.encoding, "it is not the rate code")
         raise NIRError(f"NIR export supports the 'rate' encoding only; the {snn.encoding!r} "
                        f"encoding cannot be written as NIR's IF/LIF neurons: {why}")
+    if snn.dyn_params.get("signed"):
+        raise NIRError("the SNN has signed neurons (signed=True), which send negative spikes; "
+                       "NIR's IF/LIF neurons spike only when the potential rises through "
+                       "the threshold: convert with signed=False to export")
     own = [n for n, c in snn.cells.items() if getattr(c, "spiking", False)
            and (c.params.threshold, c.params.tau) != (snn.params["threshold"],
                                                       snn.params["tau"])]

@@ -45,7 +45,9 @@ class Dynamics:
     def check_params(self, params) -> None:
         """Encoding-specific validation (raises ValueError)."""
 
-    def state_shapes(self, shape) -> list:
+    def state_shapes(self, shape, params=None) -> list:
+        """The shapes of the state tensors of neurons shaped ``shape`` (``params``: the
+        layer's parameters, where they change the state)."""
         return [tuple(shape) for _ in self.state_names]
 
     def initial_state(self, batch_size, shape, params, dtype="float32"):

@@ -15,7 +15,7 @@ class Integrator:
     state_names = ("v",)
 
     @staticmethod
-    def state_shapes(shape):
+    def state_shapes(shape, params=None):
         return [tuple(shape)]
 
     @staticmethod

@@ -54,6 +54,20 @@ class NeuronParams:
         return dataclasses.replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class RateParams(NeuronParams):
+    """Rate-coded neuron parameters: ``signed`` adds negative spikes (signed IF neurons,
+    ``tfsnn.neurons.rate``)."""
+
+    signed: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.signed, str) or self.signed not in (True, False):
+            raise ValueError(f"signed must be True or False, got {self.signed!r}")
+        object.__setattr__(self, "signed", bool(self.signed))
+
+
 def is_one(x) -> bool:
     """Whether ``x`` is the Python number 1 (a tensor, e.g. a trainable threshold, is not:
     the dynamics then keep the multiplication)."""

@@ -13,6 +13,26 @@ below ``1/T``.
 Max pooling (spike-count gating): a pooled neuron spikes whenever the highest accumulated
 spike count in its window rises, ``s_t = max_i N_i(t) - max_i N_i(t-1)``, so its count is
 always the count of the leading input and its rate is the maximum input rate.
+
+Signed neurons (``signed=True``; the "signed neuron with memory" of Wang et al., IJCAI 2022,
+and the signed IF neuron of Hu et al., "Fast-SNN", IEEE TPAMI 2023) may also send a negative
+spike, which takes back one of their earlier spikes:
+
+    s_t = [V_t >= theta] - [V_t < 0] [N_{t-1} > 0],    N_t = N_{t-1} + s_t,
+    V_t <- V_t - theta * s_t
+
+so the net count ``N_t`` never goes below 0, and the membrane is pulled back into
+``[0, theta)`` from both sides. Without leak, with ``V_0`` in ``[0, theta)`` and every step's
+current in ``[-theta, theta]``, the membrane after each step is in ``[0, theta)`` or below 0
+with ``N_t = 0``; since ``V_T = V_0 + T Ibar - theta N_T`` (``Ibar`` the mean current),
+
+    N_T = clip(floor(T Ibar / theta + v_init), 0, T)
+
+exactly, whatever the order of the inputs: the unevenness error of plain IF neurons (early
+input followed by inhibition gives spikes the mean does not; Bu et al., ICLR 2022) is gone.
+With ``v_init = 1/2`` that is the quantized activation of a QCFS ANN of ``L = T`` levels.
+Negative spikes are events like positive ones (the simulator counts both for energy and
+spike statistics; rates and decoding use the net count).
 """
 
 from __future__ import annotations
@@ -21,24 +41,39 @@ from keras import ops
 
 from tfsnn.backend import add
 from tfsnn.neurons.base import Dynamics
-from tfsnn.neurons.params import NeuronParams, is_one
+from tfsnn.neurons.params import RateParams, is_one
 from tfsnn.neurons.spike import heaviside
+
+
+def is_signed(params) -> bool:
+    """Whether ``params`` asks for signed neurons (plain ``NeuronParams`` do not)."""
+    return bool(getattr(params, "signed", False))
 
 
 class RateDynamics(Dynamics):
     name = "rate"
-    defaults = NeuronParams(v_init=0.5)
+    Params = RateParams
+    defaults = RateParams(v_init=0.5)
+    #: ``("v", "count")`` for signed neurons (the net spike count gates negative spikes)
     state_names = ("v",)
     maxpool_state_names = ("count",)
     maxpool_state_on_input = True
     #: longest run for which ``constant_counts`` is exact (float error < theta / 4)
     MAX_CLOSED_FORM_T = 100_000
 
+    def state_shapes(self, shape, params=None) -> list:
+        n = 2 if is_signed(params) else 1
+        return [tuple(shape)] * n
+
     def initial_state(self, batch_size, shape, params, dtype="float32"):
-        v0 = params.v0
+        v0, full = params.v0, (batch_size,) + tuple(shape)
         if isinstance(v0, float):
-            return [ops.full((batch_size,) + tuple(shape), v0, dtype=dtype)]
-        return [ops.add(ops.zeros((batch_size,) + tuple(shape), dtype=dtype), v0)]  # trained
+            state = [ops.full(full, v0, dtype=dtype)]
+        else:
+            state = [ops.add(ops.zeros(full, dtype=dtype), v0)]  # a trained threshold
+        if is_signed(params):
+            state.append(ops.zeros(full, dtype=dtype))
+        return state
 
     def step(self, current, state, params, spike=heaviside):
         theta = params.threshold
@@ -46,7 +81,13 @@ class RateDynamics(Dynamics):
         v = state[0] if is_one(decay) else ops.multiply(state[0], decay)
         v = add(v, current)
         spikes = spike(v, theta)
+        signed = is_signed(params)
+        if signed:  # a negative spike takes one back (module docstring)
+            back = ops.logical_and(ops.less(v, 0.0), ops.greater(state[1], 0.0))
+            spikes = ops.subtract(spikes, ops.cast(back, v.dtype))
         v = ops.subtract(v, spikes if is_one(theta) else ops.multiply(spikes, theta))
+        if signed:
+            return spikes, [v, add(state[1], spikes)]
         return spikes, [v]
 
     def has_constant_counts(self, params, timesteps) -> bool:

@@ -144,7 +144,7 @@ class TTFSDynamics(Dynamics):
         return np.where((k >= 0) & (k < tau), g, 0.0).astype(np.float64)
 
     # -- state
-    def state_shapes(self, shape):
+    def state_shapes(self, shape, params=None):
         shape = tuple(shape)
         return [shape, shape, (1,) * len(shape)]
 
@@ -213,7 +213,7 @@ class TTFSReadout:
     def __init__(self, dynamics: TTFSDynamics):
         self.dynamics = dynamics
 
-    def state_shapes(self, shape):
+    def state_shapes(self, shape, params=None):
         return self.dynamics.state_shapes(shape)
 
     def initial_state(self, batch_size, shape, params, dtype="float32"):

@@ -11,7 +11,7 @@ from tfsnn.quantization.layers import (
     QuantizedReLU,
     quantized_relu_factory,
 )
-from tfsnn.quantization.quantize import calibrate, quantize
+from tfsnn.quantization.quantize import calibrate, mse_clip, quantize
 from tfsnn.quantization.quantizers import (
     fake_quantize_weights,
     integer_weights,
@@ -21,6 +21,6 @@ from tfsnn.quantization.quantizers import (
     weight_qmax,
 )
 
-__all__ = ["quantize", "calibrate", "QuantizedDense", "QuantizedConv2D", "QuantizedReLU",
+__all__ = ["quantize", "calibrate", "mse_clip", "QuantizedDense", "QuantizedConv2D", "QuantizedReLU",
            "quantized_relu_factory", "qcfs", "quantize_weights", "fake_quantize_weights", "integer_weights",
            "levels_from_bits", "weight_qmax"]

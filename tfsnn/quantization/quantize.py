@@ -8,8 +8,13 @@ becomes a ``QuantizedReLU`` of ``activation_bits`` bits. Already quantized layer
 re-quantized to the new bits. Everything else is copied as it is, weights included.
 
 The result is trained with plain ``model.fit`` (quantization-aware training) or used as it is
-(post-training quantization). Clip values start at the ``percentile`` of the original model's
-activations on ``calibration_data`` (a ReLU's ``max_value``, else ``clip_value``, without it).
+(post-training quantization). Clip values start from the original model's activations on
+``calibration_data`` (a ReLU's ``max_value``, else ``clip_value``, without it): at the clip
+value that minimizes the quantization error of the ``L``-level activation (``clip_init="mse"``,
+the default: for few levels the large activations are rare, and a high clip rounds most of
+the others to 0; Banner et al., "Post training 4-bit quantization of convolutional networks
+for rapid-deployment", NeurIPS 2019, choose clips the same way), or at their ``percentile``
+(``clip_init="percentile"``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ WEIGHT_LAYERS = {"Dense": QuantizedDense, "QuantizedDense": QuantizedDense,
                  "Conv2D": QuantizedConv2D, "QuantizedConv2D": QuantizedConv2D}
 #: values of calibration activations kept per batch and site (a uniform sample)
 SAMPLE_PER_BATCH = 100_000
+#: how ``quantize`` initialises clip values from calibration data
+CLIP_INITS = ("mse", "percentile")
+#: candidate clip values of ``clip_init="mse"``, as fractions of the largest activation
+#: (refined between the best one's neighbours)
+MSE_GRID = np.geomspace(0.02, 1.0, 100)
 
 
 def _activation_name(act) -> str:
@@ -74,7 +84,8 @@ def _functional(model) -> keras.Model:
 
 
 def quantize(model, weight_bits=4, activation_bits=4, input_bits=8, calibration_data=None,
-             percentile=99.9, clip_value=1.0, batch_size=256) -> keras.Model:
+             percentile=99.9, clip_value=1.0, batch_size=256,
+             clip_init="mse") -> keras.Model:
     """A quantized copy of ``model`` (see the module docstring).
 
     Args:
@@ -86,13 +97,18 @@ def quantize(model, weight_bits=4, activation_bits=4, input_bits=8, calibration_
         input_bits: weight bits of the first Dense/Conv2D (the one that sees the input);
             None: ``weight_bits``.
         calibration_data: images to initialise the clip values from (optional).
-        percentile: percentile of the activations taken as clip value (0, 100].
+        percentile: with ``clip_init="percentile"``, the percentile of the activations
+            taken as clip value (0, 100].
+        clip_init: "mse" (the clip minimizing the activation's quantization error on the
+            calibration data) or "percentile".
         clip_value: the clip value without calibration data or ``max_value``.
         batch_size: batch size of the calibration pass.
     """
     model = _functional(model)
     check_number(percentile, "percentile", positive=True, high=100.0)
     check_number(clip_value, "clip_value", positive=True)
+    if clip_init not in CLIP_INITS:
+        raise ValueError(f"clip_init must be one of {CLIP_INITS}, got {clip_init!r}")
     weighted = [ly.name for ly in model.layers if type(ly).__name__ in WEIGHT_LAYERS]
     sites = [ly.name for ly in model.layers if is_relu(ly) or _fused_relu(ly)]
     wbits = _per_layer(weight_bits, weighted, "weight_bits")
@@ -131,8 +147,9 @@ def quantize(model, weight_bits=4, activation_bits=4, input_bits=8, calibration_
                                  call_function=call)
     _copy_weights(model, q)
     if calibration_data is not None:
-        clips = calibrate(model, calibration_data, [n for n in sites if abits[n] is not None],
-                          percentile, batch_size)
+        chosen = [n for n in sites if abits[n] is not None]
+        levels = {n: 2 ** abits[n] - 1 for n in chosen} if clip_init == "mse" else None
+        clips = calibrate(model, calibration_data, chosen, percentile, batch_size, levels)
         for name, value in clips.items():
             layer = after.get(name) or q.get_layer(name)
             layer.clip.assign(value)
@@ -146,9 +163,11 @@ def _copy_weights(src, dst) -> None:
             dst.get_layer(layer.name).set_weights(values)
 
 
-def calibrate(model, x, sites, percentile=99.9, batch_size=256) -> dict[str, float]:
-    """``{site: clip}``: the ``percentile`` of the positive activations of each site on
-    ``x`` (a uniform sample of at most ``SAMPLE_PER_BATCH`` values per batch and site)."""
+def calibrate(model, x, sites, percentile=99.9, batch_size=256,
+              levels=None) -> dict[str, float]:
+    """``{site: clip}`` from the positive activations of each site on ``x`` (a uniform
+    sample of at most ``SAMPLE_PER_BATCH`` values per batch and site): their ``percentile``,
+    or with ``levels`` (``{site: L}``) the clip ``mse_clip`` finds for ``L`` levels."""
     x = np.asarray(x, np.float32)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"calibration_data must be a non-empty batch of inputs, got shape "
@@ -170,5 +189,27 @@ def calibrate(model, x, sites, percentile=99.9, batch_size=256) -> dict[str, flo
     clips = {}
     for n in sites:
         a = np.concatenate(samples[n])
-        clips[n] = float(np.percentile(a, percentile)) if a.size else 1.0
+        if not a.size:
+            clips[n] = 1.0
+        elif levels is not None:
+            clips[n] = mse_clip(a, levels[n])
+        else:
+            clips[n] = float(np.percentile(a, percentile))
     return clips
+
+
+def mse_clip(a: np.ndarray, levels: int) -> float:
+    """The clip ``c`` (searched on ``MSE_GRID`` x max, then finer) minimizing ``sum (a - h_c(a))^2`` over the
+    positive activations ``a``, with ``h_c`` the QCFS activation of ``levels`` levels,
+    ``h_c(a) = c / L clip(floor(a L / c + 1/2), 0, L)`` (zeros are quantized exactly)."""
+    a = np.asarray(a, np.float64)
+
+    def best(clips):
+        errs = [np.square(a - c / levels * np.clip(np.floor(a * levels / c + 0.5), 0,
+                                                   levels)).sum() for c in clips]
+        return int(np.argmin(errs))
+
+    clips = MSE_GRID * float(a.max())
+    k = best(clips)  # then a finer search between the neighbours of the best
+    fine = np.linspace(clips[max(k - 1, 0)], clips[min(k + 1, len(clips) - 1)], 41)
+    return float(fine[best(fine)])

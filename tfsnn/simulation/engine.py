@@ -92,11 +92,12 @@ class ChunkValues:
                 self.per_step[name] = [self.static[name]] * self.steps
         return self.per_step[name]
 
-    def step_totals(self, name):
-        """``(steps, B)`` spikes per sample."""
+    def step_totals(self, name, absolute=False):
+        """``(steps, B)`` spikes per sample (``absolute``: of ``|s|``, for signed spikes)."""
+        f = ops.abs if absolute else (lambda v: v)
         if name in self.folded:
-            return sum_neurons(self.stacked(name), 2)
-        return ops.stack([sum_neurons(o, 1) for o in self.per_step[name]], 0)
+            return sum_neurons(f(self.stacked(name)), 2)
+        return ops.stack([sum_neurons(f(o), 1) for o in self.per_step[name]], 0)
 
 
 class Engine:
@@ -176,8 +177,9 @@ class Engine:
         states = {n: list(self.cells[n].get_initial_state(b)) for n in lay.neurons}
         counts = {n: ops.zeros((b,) + tuple(lay.named[n].output_shape), "float32")
                   for n in lay.spiking if n not in lay.closed}
+        events = {n: ops.zeros_like(counts[n]) for n in counts if n in lay.signed}
         n_out = int(np.prod(lay.named[lay.out_name].output_shape))
-        return states, counts, ops.zeros((b, n_out), "float32")
+        return states, counts, events, ops.zeros((b, n_out), "float32")
 
     @staticmethod
     def decisions(readout):
@@ -227,7 +229,7 @@ class Engine:
     def finish(self, batch: Batch, carry, ys, mask) -> dict:
         """Counts (closed forms, pooled layers) and their reductions over the samples."""
         per_step, step_totals, rec = ys
-        states, counts, last = carry
+        states, counts, events, last = carry
         counts, lay, b = dict(counts), self.layout, batch.size
         for name in lay.closed:
             counts[name] = self.cells[name].constant_counts(batch.current[name], states[name],
@@ -246,6 +248,9 @@ class Engine:
             out["count_sums"][name] = ops.sum(ops.multiply(c, m), axis=0)
             out["sum_sq"][name] = ops.sum(ops.square(flat), -1)
             out["silent"][name] = ops.sum(ops.cast(ops.equal(flat, 0.0), "int32"), -1)
+        # signed neurons: positive and negative spikes per neuron (the counts are net)
+        out["event_sums"] = {name: ops.sum(ops.multiply(e, ops.reshape(
+            maskf, (b,) + (1,) * (len(e.shape) - 1))), axis=0) for name, e in events.items()}
         if self.return_counts:
             out["counts"] = counts
         return out
@@ -262,15 +267,17 @@ class Engine:
     def chunk_by_step(self, batch: Batch, carry, t0, steps):
         """One step of every layer per loop iteration, counting as it goes."""
         def body(c, t):
-            states, counts, _ = c
+            states, counts, events, _ = c
             x_t = None
             if not self.constant:
                 x_t = poisson_spikes(batch.x, t, 1, batch.seed, batch.offset)[0]
             states, spikes, ro = self.step(batch, states, x_t)
             counts = {n: add_n([counts[n], spikes[n]]) for n in counts}
-            tot = {n: sum_neurons(v, 1) for n, v in spikes.items()}
+            events = {n: add_n([events[n], ops.abs(spikes[n])]) for n in events}
+            tot = {n: sum_neurons(ops.abs(v) if n in self.layout.signed else v, 1)
+                   for n, v in spikes.items()}
             rec = {n: v[:self.record] for n, v in spikes.items()} if self.record else {}
-            return (states, counts, ro), (ro, tot, rec)
+            return (states, counts, events, ro), (ro, tot, rec)
         return scan(body, carry, ops.arange(steps, dtype="int32") + t0)
 
     def step(self, batch: Batch, states, x_t):
@@ -320,8 +327,8 @@ class Engine:
 
     def _layer_by_layer(self, batch: Batch, carry, t0, steps, dynamics, looped):
         lay = self.layout
-        states, counts, _ = carry
-        states, counts = dict(states), dict(counts)
+        states, counts, events, _ = carry
+        states, counts, events = dict(states), dict(counts), dict(events)
         vals = ChunkValues(batch.static, steps, batch.size)
         tot, rec = {}, {}
         if not self.constant:
@@ -342,13 +349,13 @@ class Engine:
                 per_step = zip(*[vals.as_steps(i) for i in s.inputs])
                 cur = [self.current(s, list(v)) for v in per_step]
             states[s.name] = dynamics(cell, states[s.name], cur, const, vals, s.name)
-        self._count_chunk(vals, counts, tot, rec)
+        self._count_chunk(vals, counts, events, tot, rec)
         if lay.out_name in vals.per_step:
             ro_seq = ops.stack([ops.reshape(v, (batch.size, -1))
                                 for v in vals.per_step[lay.out_name]], 0)
         else:
             ro_seq = ops.reshape(vals.folded[lay.out_name], (steps, batch.size, -1))
-        return (states, counts, ro_seq[-1]), (ro_seq, tot, rec)
+        return (states, counts, events, ro_seq[-1]), (ro_seq, tot, rec)
 
     def _poisson_input(self, batch, vals, counts, tot, rec, t0, steps):
         inp = self.layout.inp
@@ -369,27 +376,33 @@ class Engine:
             vals.per_step[s.name] = [self.linear(s, [v[k] for v in ins])
                                      for k in range(vals.steps)]
 
-    def _count_chunk(self, vals, counts, tot, rec):
+    def _count_chunk(self, vals, counts, events, tot, rec):
         """Per-step totals, counts and recorded trains of the spiking layers, once per
-        chunk; from the stacked spikes where they exist."""
+        chunk; from the stacked spikes where they exist. Layers that may send negative
+        spikes (``Layout.signed``) total ``|s|`` and count it in ``events`` too."""
         lay = self.layout
         for name in lay.spiking:
             if name in tot:
                 continue  # counted already (Poisson input)
+            signed = name in lay.signed
             if name in lay.tot_via:  # from the (smaller) pooled map
                 pool, area = lay.tot_via[name]
                 tot[name] = ops.multiply(vals.step_totals(pool), float(area))
             else:
-                tot[name] = vals.step_totals(name)
+                tot[name] = vals.step_totals(name, absolute=signed)
             if name in vals.folded:
                 seq = vals.stacked(name)
                 if name not in lay.closed:
                     counts[name] = add_n([counts[name], ops.sum(seq, 0)])
+                    if name in events:
+                        events[name] = add_n([events[name], ops.sum(ops.abs(seq), 0)])
                 if self.record:
                     rec[name] = seq[:, :self.record]
             else:
                 outs = vals.per_step[name]
                 if name not in lay.closed:
                     counts[name] = add_n([counts[name]] + outs)
+                    if name in events:
+                        events[name] = add_n([events[name]] + [ops.abs(o) for o in outs])
                 if self.record:
                     rec[name] = ops.stack([o[:self.record] for o in outs], 0)

@@ -14,6 +14,9 @@ Derived once per compiled function from the specs, the cells and the input mode:
 - ``pooled``: linear pooling layers whose time-summed output is reported too;
 - ``tot_via``: layer -> (average pool that tiles it, window area): per-step totals from the
   pooled map, ``sum(s) = area * sum(avgpool(s))``, exact for power-of-two areas;
+- ``signed``: the spiking layers of a network with signed neurons (``signed=True``): their
+  spikes may be -1 (a max pool passes those on), so totals are of ``|s|`` and the engine
+  counts events (``|s|`` summed) besides the net counts;
 - ``fractional``: counted layers whose output need not be 0/1: the analog input, and max
   pools that gate analog values or window means (they pass their input's values).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfsnn.ir import LayerSpec, by_name, post_readout
+from tfsnn.neurons import is_signed
 
 
 def tiling_area(pool: LayerSpec, src: LayerSpec) -> int:
@@ -79,10 +83,16 @@ class Layout:
         self.pooled = [s.name for s in specs[1:] if s.row.pool == "avg"
                        and s.name in self.linear and s.name not in after]
         self.fractional = self._fractional(specs, cells, constant)
+        # signed neurons anywhere: every spiking layer may send negative spikes (a max pool
+        # passes them on), so spikes are totalled as |s| and counted as events too
+        signed = any(is_signed(cells[n].params) for n in self.spiking
+                     if n in cells)
+        self.signed = set(self.spiking) - {self.inp} if signed else set()
         self.tot_via = {}
         for s in specs[1:]:
             if s.name in self.linear and s.row.pool == "avg" and s.name in unit_scales:
                 src = s.inputs[0]
                 area = tiling_area(s, self.named[src])
-                if area and src in self.spiking and src not in self.tot_via:
+                if area and src in self.spiking and src not in self.tot_via \
+                        and src not in self.signed:
                     self.tot_via[src] = (s.name, area)

@@ -33,7 +33,8 @@ class SimulationResult:
     accuracy_per_step: np.ndarray | None
     #: layer name -> total spikes over the evaluated set
     spike_counts: dict
-    #: layer name -> per-neuron totals (input layer: sum of intensities x T under constant input)
+    #: layer name -> per-neuron totals (input layer: sum of intensities x T under constant input);
+    #: with signed neurons the net count (positive minus negative spikes)
     neuron_spike_counts: dict
     num_samples: int
     timesteps: int
@@ -49,6 +50,14 @@ class SimulationResult:
     #: the input layer; under Poisson input its spikes are in the dicts above, but not in
     #: ``total_spikes`` / ``spikes_per_image`` (they count the network's neurons only)
     input_name: str | None = None
+    #: signed neurons only: layer name -> per-neuron spikes of either sign (events); for
+    #: other layers the events are ``neuron_spike_counts`` (see ``neuron_events``)
+    neuron_event_counts: dict = field(default_factory=dict)
+
+    def neuron_events(self, name) -> np.ndarray:
+        """Per-neuron spike events of a layer (positive and negative spikes alike): what
+        costs energy and synaptic operations."""
+        return self.neuron_event_counts.get(name, self.neuron_spike_counts[name])
 
     @property
     def total_spikes(self) -> float:
@@ -82,6 +91,7 @@ class ResultAccumulator:
         self.timesteps, self.record, self.return_counts = timesteps, record, return_counts
         self.preds, self.scores, self.correct = [], [], None
         self.counts, self.per_step, self.sum_sq, self.silent = {}, {}, {}, {}
+        self.events = {}
         self.samples, self.rec = {}, {}
 
     def add(self, out: dict, valid: int, first: bool):
@@ -99,6 +109,8 @@ class ResultAccumulator:
             self.silent[name] = self.silent.get(name, 0) + int(out["silent"][name][:valid].sum())
             if self.return_counts:
                 self.samples.setdefault(name, []).append(out["counts"][name][:valid])
+        for name, e in out.get("event_sums", {}).items():
+            self.events[name] = self.events.get(name, 0) + e.astype(np.float64)
         for name, p in out["step_totals"].items():
             self.per_step[name] = self.per_step.get(name, 0) + p.astype(np.float64)
         if self.record and first:
@@ -121,4 +133,4 @@ class ResultAccumulator:
             scores=np.concatenate(self.scores), layer_stats=stats, spike_trains=self.rec,
             sample_counts={k: np.concatenate(v) for k, v in self.samples.items()},
             predictions_per_step=np.concatenate(self.preds, axis=1) if self.preds else None,
-            input_name=input_name)
+            input_name=input_name, neuron_event_counts=self.events)
