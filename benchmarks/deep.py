@@ -61,6 +61,11 @@ SETTINGS = {
                    f"rate coding, `convert(..., calibrate={t})`: scales minimizing the rate "
                    f"code's error at T = {t}, then bias calibration for T = {t} "
                    "(tfsnn.conversion.calibrate), constant input") for t in (8, 16, 32)},
+    "signed": ({"signed": True}, "constant",
+               "rate coding, defaults with signed IF neurons (`signed=True`), constant input"),
+    **{f"signed_cal{t}": ({"signed": True, "calibrate": t}, "constant",
+                          f"signed IF neurons and `calibrate={t}`, constant input")
+       for t in (8, 16, 32)},
 }
 DEFAULT_SETTINGS = {"vgg11": ("rate", "poisson", "ttfs"), "resnet20": ("rate", "poisson"),
                     "mobilenet": ("rate", "poisson")}

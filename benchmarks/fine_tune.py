@@ -77,6 +77,14 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--train-leak", action="store_true")
+    ap.add_argument("--augment", action="store_true",
+                    help="CIFAR: random flips and shifts of up to 4 pixels while fine-tuning (the "
+                         "ANN recipe's augmentation, as Keras preprocessing layers)")
+    ap.add_argument("--cosine", action="store_true",
+                    help="cosine decay of the learning rate to 0 over the epochs")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="fine-tune from convert(..., calibrate=T) instead of the defaults")
+    ap.add_argument("--surrogate", default="triangle")
     ap.add_argument("--probe", type=int, default=None, help="memory probe at this T")
     ap.add_argument("--checkpoint", type=int, default=None,
                     help="steps per rematerialized chunk (fine_tune(checkpoint=...))")
@@ -114,13 +122,30 @@ def main(argv=None):
             return
         _, out["converted_at_T_c"] = measure(snn, x_te, y_te, t_c, 250)
         steps = args.timesteps or max(2, round(t_c / 10))
-    out.update(T_c=t_c, T=steps)
+    out.update(T_c=t_c, T=steps, augment=args.augment, cosine=args.cosine,
+               calibrate=args.calibrate, lr=args.lr, surrogate=args.surrogate)
     _, out["converted"] = measure(snn, x_te, y_te, steps, 250)
+    start = snn
+    if args.calibrate:
+        start = tfsnn.convert(ann, ds.x_train[:1000], calibrate=steps)
+        _, out["calibrated"] = measure(start, x_te, y_te, steps, 250)
+    augmentation = None
+    if args.augment:
+        shift = 4 / ds.input_shape[0]
+        augmentation = [keras.layers.RandomFlip("horizontal", seed=1),
+                        keras.layers.RandomTranslation(shift, shift, fill_mode="constant",
+                                                       seed=2)]
+    lr = args.lr
+    if args.cosine:
+        lr = keras.optimizers.schedules.CosineDecay(
+            args.lr, args.epochs * -(-len(x_tr) // args.batch_size))
     keras.utils.set_random_seed(0)
-    tuned = snn.fine_tune(x_tr, y_tr, timesteps=steps, epochs=args.epochs,
-                          batch_size=args.batch_size, learning_rate=args.lr,
-                          validation_data=(x_te, y_te), train_leak=args.train_leak,
-                          checkpoint=args.checkpoint, verbose=2)
+    tuned = start.fine_tune(x_tr, y_tr, timesteps=steps, epochs=args.epochs,
+                            batch_size=args.batch_size,
+                            optimizer=keras.optimizers.Adam(lr),
+                            validation_data=(x_te, y_te), train_leak=args.train_leak,
+                            checkpoint=args.checkpoint, verbose=2,
+                            surrogate=args.surrogate, augmentation=augmentation)
     _, out["fine_tuned"] = measure(tuned, x_te, y_te, steps, 250)
     out["val_accuracy_per_epoch"] = [round(v, 4) for v in tuned.history.history["val_accuracy"]]
     out["seconds_per_epoch"] = round(tuned.meta["fine_tune"]["seconds_per_epoch"], 1)

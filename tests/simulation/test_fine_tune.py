@@ -176,6 +176,30 @@ def test_fine_tune_rejects_ttfs_and_poisson(trained_digits_cnn, digits, snn):
         snn.fine_tune(digits.x_train[:8], digits.y_train[:7], timesteps=T)
 
 
+def test_augmentation_acts_in_training_only(snn, digits):
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    kw = dict(timesteps=T, epochs=1, batch_size=32, learning_rate=1e-3, shuffle=False,
+              verbose=0)
+    keras.utils.set_random_seed(3)
+    plain = snn.fine_tune(x, y, **kw)
+    keras.utils.set_random_seed(3)
+    shifted = snn.fine_tune(x, y, augmentation=[
+        keras.layers.RandomTranslation(0.25, 0.25, fill_mode="constant", seed=1)], **kw)
+    assert shifted.meta["fine_tune"]["augmentation"] == ["RandomTranslation"]
+    model = shifted.history.model
+    assert any(isinstance(lay, keras.layers.RandomTranslation) for lay in model.layers)
+    k = next(n for n, c in snn.cells.items() if hasattr(c, "kernel"))
+    assert not np.array_equal(ops.convert_to_numpy(plain.cells[k].kernel),
+                              ops.convert_to_numpy(shifted.cells[k].kernel))
+    # outside fit the images pass unchanged: the training model's output is the SNN's
+    xt = digits.x_test[:20]
+    res = shifted.simulate(xt, timesteps=T, batch_size=20)
+    np.testing.assert_allclose(res.scores, model.predict(xt, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(TypeError, match="augmentation takes Keras layers"):
+        snn.fine_tune(x, y, augmentation=lambda v: v, **kw)
+
+
 @pytest.mark.jax
 def test_fine_tune_runs_on_the_backend(digits):
     """Fine-tuning on the active backend (the JAX run of CI executes this with

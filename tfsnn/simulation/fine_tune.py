@@ -147,20 +147,38 @@ def _unroll(timesteps) -> bool:
     return timesteps <= MAX_UNROLL and backend_name() == "tensorflow"
 
 
-def training_model(snn, cells, timesteps, checkpoint=None) -> keras.Model:
+def training_model(snn, cells, timesteps, checkpoint=None, augmentation=()) -> keras.Model:
     """``x (B,) + input_shape -> V_T / T (B, classes)`` through ``cells`` (module docstring):
-    the cell path, or with ``checkpoint`` the rematerialized chunks of ``CheckpointedRun``."""
+    the cell path, or with ``checkpoint`` the rematerialized chunks of ``CheckpointedRun``.
+    ``augmentation``: Keras layers applied to the images first (Keras's random
+    preprocessing layers act in ``fit`` only: inference sees the image itself)."""
     timesteps = check_timesteps(timesteps)
     inp = keras.Input(snn.input_shape, name="image")
+    x = inp
+    for layer in augmentation:
+        x = layer(x)
     if checkpoint:
-        logits = CheckpointedRun(snn, cells, timesteps, checkpoint, name="checkpointed")(inp)
+        logits = CheckpointedRun(snn, cells, timesteps, checkpoint, name="checkpointed")(x)
     else:
-        seq = ops.repeat(ops.expand_dims(inp, 1), timesteps, axis=1)
+        seq = ops.repeat(ops.expand_dims(x, 1), timesteps, axis=1)
         core = cell_path_model(snn.specs, cells, name=f"snn_{snn.encoding}_cells",
                                timesteps=timesteps, unroll=_unroll(timesteps))
         v = core(seq)
         logits = ops.divide(ops.reshape(v[:, -1], (-1, snn.num_classes)), float(timesteps))
     return keras.Model(inp, logits, name=f"snn_{snn.encoding}_fine_tune")
+
+
+def _augmentation(augmentation) -> tuple:
+    """``augmentation`` as a tuple of Keras layers (a clear error for anything else)."""
+    if augmentation is None:
+        return ()
+    layers = (augmentation if isinstance(augmentation, (list, tuple))
+              else (augmentation,))
+    for a in layers:
+        if not isinstance(a, keras.layers.Layer):
+            raise TypeError(f"augmentation takes Keras layers (e.g. keras.layers.RandomFlip), "
+                            f"got {type(a).__name__}")
+    return tuple(layers)
 
 
 def _leak_to_tau(leak: float):
@@ -226,7 +244,7 @@ def check_fine_tune(encoding, input_mode="constant", params=None) -> None:
 def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=None,
               train_thresholds=True, train_leak=False, callbacks=None, optimizer=None,
               learning_rate=1e-4, surrogate="triangle", surrogate_width=1.0, checkpoint=None,
-              verbose="auto", shuffle=True, input_mode="constant"):
+              verbose="auto", shuffle=True, input_mode="constant", augmentation=None):
     """Fine-tune a converted SNN at ``timesteps`` by BPTT with surrogate gradients.
 
     Args:
@@ -242,6 +260,10 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
             (``tfsnn.neurons.spike``).
         checkpoint: steps per rematerialized chunk (``CheckpointedRun``; None: the cell
             path).
+        augmentation: a Keras layer or a list of them applied to each training batch
+            (e.g. ``keras.layers.RandomFlip("horizontal")``, ``RandomTranslation``): Keras's
+            random preprocessing layers change the images in ``fit`` only, so validation
+            and the returned SNN see them unchanged.
 
     Returns the fine-tuned ``SpikingModel``; its ``history`` is Keras's ``History``
     (``history.model`` is the training model) and ``meta["fine_tune"]`` records the
@@ -263,7 +285,7 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
     if checkpoint is not None and (isinstance(checkpoint, bool) or int(checkpoint) < 1):
         raise ValueError(f"checkpoint must be a number of steps >= 1 or None, got "
                          f"{checkpoint!r}")
-    model = training_model(snn, cells, timesteps, checkpoint)
+    model = training_model(snn, cells, timesteps, checkpoint, _augmentation(augmentation))
     opt = optimizer if optimizer is not None else keras.optimizers.Adam(float(learning_rate))
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -280,6 +302,8 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
                           "surrogate_width": float(surrogate_width),
                           "train_thresholds": bool(train_thresholds),
                           "train_leak": bool(train_leak), "checkpoint": checkpoint,
+                          "augmentation": [type(a).__name__
+                                           for a in _augmentation(augmentation)],
                           "seconds_per_epoch": seconds / max(done, 1)}}
     tuned = trained_snn(snn, cells, meta)
     tuned.history = history
