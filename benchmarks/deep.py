@@ -129,7 +129,7 @@ def measure(model_label, setting, n_test, seed=0):
 TARGETS = [("vgg11", 8, 4.0), ("vgg11", 16, 1.0), ("vgg11", 32, 0.3),
            ("resnet20", 8, 4.0), ("resnet20", 16, 1.0), ("resnet20", 32, 0.3),
            ("vgg11-max", 64, 1.0), ("resnet20-max", 64, 1.0)]
-CONSTANT_RATE = ("rate",) + tuple(k for k in SETTINGS if k.startswith("cal"))
+CONSTANT_RATE = ("rate",) + tuple(k for k in SETTINGS if k.startswith(("cal", "signed")))
 
 
 def _gap(row, t):
@@ -193,9 +193,9 @@ def results_section(rows, commands):
     lines += [f"- `{k}`: {v[2]}" for k, v in SETTINGS.items()]
     lines += ["", "### Targets", "", textwrap.fill(
         "The issue's targets (gap = ANN minus SNN accuracy on the same images, constant "
-        "input; best over the rate-coding settings `rate` and `cal*`). With n = 200-300 "
-        "images one image is 0.3-0.5 pp, so gaps of a few pp are within sampling noise: "
-        "a 'yes' or 'no' near the limit needs the full 2,000 images.", 95), ""]
+        "input; best over the rate-coding settings `rate`, `cal*` and `signed*`). With "
+        "n = 500 images one image is 0.2 pp and the standard error of a gap of a few pp "
+        "about 1 pp: a 'yes' or 'no' near the limit needs the full 2,000 images.", 95), ""]
     lines += targets_table({f"{r['model']}:{r['setting']}": r for r in keyed})
     lines += ["", "### Accuracy", "",
               "| model | setting | n | ANN | " + " | ".join(f"T={t}" for t in STEPS) + " |",
