@@ -85,6 +85,9 @@ def main(argv=None):
     ap.add_argument("--calibrate", action="store_true",
                     help="fine-tune from convert(..., calibrate=T) instead of the defaults")
     ap.add_argument("--surrogate", default="triangle")
+    ap.add_argument("--signed", action="store_true",
+                    help="fine-tune the SNN converted with signed IF neurons (T_c stays that "
+                         "of plain conversion)")
     ap.add_argument("--probe", type=int, default=None, help="memory probe at this T")
     ap.add_argument("--checkpoint", type=int, default=None,
                     help="steps per rematerialized chunk (fine_tune(checkpoint=...))")
@@ -126,9 +129,11 @@ def main(argv=None):
                calibrate=args.calibrate, lr=args.lr, surrogate=args.surrogate)
     _, out["converted"] = measure(snn, x_te, y_te, steps, 250)
     start = snn
-    if args.calibrate:
-        start = tfsnn.convert(ann, ds.x_train[:1000], calibrate=steps)
-        _, out["calibrated"] = measure(start, x_te, y_te, steps, 250)
+    if args.calibrate or args.signed:
+        start = tfsnn.convert(ann, ds.x_train[:1000], signed=args.signed,
+                              calibrate=steps if args.calibrate else None)
+        _, out["start"] = measure(start, x_te, y_te, steps, 250)
+    out["signed"] = args.signed
     augmentation = None
     if args.augment:
         shift = 4 / ds.input_shape[0]

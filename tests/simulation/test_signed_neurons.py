@@ -1,6 +1,6 @@
 """Signed IF neurons (``convert(..., signed=True)``): the exact-count theorem of
-``tfsnn.neurons.rate``, both execution paths, events for energy, save/load and what refuses
-them.
+``tfsnn.neurons.rate``, both execution paths, events for energy, save/load, fine-tuning
+through the negative spike's surrogate, and NIR export's refusal.
 
 Weights are multiples of 1/64 and inputs of 1/16 (as in ``test_engine_paths``), so float sums
 are exact in any order and both paths must give the very same spikes.
@@ -12,10 +12,12 @@ import pytest
 from keras import ops
 
 import tfsnn
+from tfsnn.cells import SpikingRNN
 from tfsnn.interop import NIRError
-from tfsnn.neurons import RateDynamics, RateParams
+from tfsnn.neurons import RateDynamics, RateParams, heaviside, surrogate_spike
 from tfsnn.quantization import QuantizedConv2D, QuantizedDense, QuantizedReLU
 from tfsnn.simulation import FastPathOptions
+from tfsnn.simulation.cellpath import cell_path_model
 
 T = 19
 
@@ -141,11 +143,69 @@ def test_energy_counts_negative_spikes_and_save_load(signed_snn, tmp_path):
         np.testing.assert_array_equal(again.neuron_events(name), res.neuron_events(name))
 
 
-def test_fine_tuning_and_nir_refuse_signed_neurons(signed_snn):
-    with pytest.raises(ValueError, match="signed neurons"):
-        signed_snn.fine_tune(_images(), np.zeros(11, int), timesteps=2, epochs=1)
+def test_nir_refuses_signed_neurons(signed_snn):
     with pytest.raises(NIRError, match="signed neurons"):
         tfsnn.to_nir(signed_snn)
+
+
+def _grads(fn, v, theta):
+    v, theta = ops.convert_to_tensor(v), ops.convert_to_tensor(theta)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.grad(lambda a, b: fn(a, b).sum(), argnums=(0, 1))(v, theta)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch([v, theta])
+        out = ops.sum(fn(v, theta))
+    return tape.gradient(out, [v, theta])
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("shape", ["triangle", "exponential"])
+def test_negative_spike_is_exact_forward_with_the_mirrored_surrogate(shape):
+    theta, width = np.float32(0.8), 0.5
+    v = np.linspace(-1.6, 1.0, 27).astype(np.float32)
+    v[3], v[4] = 0.0, -1e-9  # at 0: no negative spike; just below: one
+    fn = surrogate_spike(shape, width).below_zero
+    out = ops.convert_to_numpy(fn(ops.convert_to_tensor(v), theta))
+    np.testing.assert_array_equal(out, (v < 0).astype(np.float32))
+    np.testing.assert_array_equal(out, ops.convert_to_numpy(
+        heaviside.below_zero(ops.convert_to_tensor(v), theta)))
+    dv, dtheta = (ops.convert_to_numpy(g) for g in _grads(fn, v, theta))
+    w, a = width * theta, np.abs(v.astype(np.float64)) / (width * theta)
+    g = np.maximum(0.0, 1.0 - a) / w if shape == "triangle" else np.exp(-a) / (2 * w)
+    np.testing.assert_allclose(dv, -g, rtol=1e-5, atol=1e-7)
+    assert float(np.sum(dtheta)) == 0.0
+
+
+def test_fine_tuning_a_signed_snn(trained_digits_cnn, digits):
+    """Signed SNNs fine-tune (the negative spike's surrogate carries the gradient): the
+    accuracy at T = 2 rises, and the engine's spikes equal the training graph's forward."""
+    snn = tfsnn.convert(trained_digits_cnn, digits.x_train[:300], signed=True)
+    steps = 2
+    before = snn.evaluate(digits.x_test, digits.y_test, timesteps=steps).accuracy
+    keras.utils.set_random_seed(0)
+    tuned = snn.fine_tune(digits.x_train, digits.y_train, timesteps=steps, epochs=1,
+                          batch_size=32, learning_rate=1e-3, verbose=0)
+    assert tuned.dyn_params["signed"] is True
+    after = tuned.evaluate(digits.x_test, digits.y_test, timesteps=steps).accuracy
+    assert after >= before + 0.02, (before, after)
+    core = next(lay for lay in tuned.history.model.layers if isinstance(lay, keras.Model))
+    cells = {lay.cell.name: lay.cell for lay in core.layers if isinstance(lay, SpikingRNN)}
+    x = digits.x_test[:50]
+    out = cell_path_model(tuned.specs, cells, all_layers=True)(
+        ops.convert_to_tensor(np.repeat(x[:, None], steps, axis=1)), training=True)
+    res = tuned.simulate(x, timesteps=steps, return_counts=True, batch_size=50)
+    negative = 0
+    for name, cell in tuned.cells.items():
+        if cell.spiking:
+            trains = ops.convert_to_numpy(out[name])
+            np.testing.assert_array_equal(res.sample_counts[name], trains.sum(axis=1),
+                                          err_msg=name)
+            negative += int((trains < 0).sum())
+    assert negative > 0
 
 
 L = 7

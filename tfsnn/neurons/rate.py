@@ -42,7 +42,7 @@ from keras import ops
 from tfsnn.backend import add
 from tfsnn.neurons.base import Dynamics
 from tfsnn.neurons.params import RateParams, is_one
-from tfsnn.neurons.spike import heaviside
+from tfsnn.neurons.spike import below_zero, heaviside
 
 
 def is_signed(params) -> bool:
@@ -83,8 +83,10 @@ class RateDynamics(Dynamics):
         spikes = spike(v, theta)
         signed = is_signed(params)
         if signed:  # a negative spike takes one back (module docstring)
-            back = ops.logical_and(ops.less(v, 0.0), ops.greater(state[1], 0.0))
-            spikes = ops.subtract(spikes, ops.cast(back, v.dtype))
+            below = getattr(spike, "below_zero", below_zero)  # a surrogate's, when training
+            back = ops.multiply(below(v, theta),
+                                ops.cast(ops.greater(state[1], 0.0), v.dtype))
+            spikes = ops.subtract(spikes, back)
         v = ops.subtract(v, spikes if is_one(theta) else ops.multiply(spikes, theta))
         if signed:
             return spikes, [v, add(state[1], spikes)]

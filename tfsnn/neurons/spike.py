@@ -24,6 +24,11 @@ of theta: the triangle is zero for ``|v - theta| >= width * theta``, the exponen
 ``1/e`` of its peak there. For ``"stdb"`` it stretches the time constant ``1 / beta``.
 
 ``d s / d theta = -d s / d v``. The forward value never depends on the surrogate.
+
+Signed neurons (``tfsnn.neurons.rate``) also need ``[v < 0]``, their negative spike: every
+spike function carries it as ``fn.below_zero(v, theta)``, exact forward, and for the first
+two surrogates with the mirrored derivative ``d[v < 0]/dv = -g(v)`` (``g`` the surrogate's
+shape centred at 0 instead of theta, same width ``w = width * theta``; no gradient to theta).
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ STDB_ALPHA, STDB_BETA = 0.3, 0.01
 def heaviside(v, theta):
     """``[v >= theta]`` as floats (no gradient): what inference runs."""
     return ops.cast(ops.greater_equal(v, theta), v.dtype)
+
+
+def below_zero(v, theta=None):
+    """``[v < 0]`` as floats (no gradient): a signed neuron's negative spike."""
+    return ops.cast(ops.less(v, 0.0), v.dtype)
+
+
+heaviside.below_zero = below_zero
 
 
 def _derivative(x, w, shape):
@@ -73,9 +86,25 @@ def surrogate_spike(shape: str = "triangle", width: float = 1.0):
 
         return out, grad
 
+    @ops.custom_gradient
+    def negative(v, theta):
+        out = ops.cast(ops.less(v, 0.0), v.dtype)
+
+        def grad(*args, upstream=None):
+            up = args[0] if upstream is None else upstream
+            w = ops.multiply(ops.abs(theta), width)
+            return ops.negative(ops.multiply(up, _derivative(v, w, shape))), \
+                ops.zeros_like(theta)
+
+        return out, grad
+
     def fn(v, theta):
         return spike(v, ops.cast(ops.broadcast_to(theta, ops.shape(v)), v.dtype))
 
+    def fn_below_zero(v, theta):
+        return negative(v, ops.cast(ops.broadcast_to(theta, ops.shape(v)), v.dtype))
+
+    fn.below_zero = fn_below_zero
     return fn
 
 

@@ -270,10 +270,6 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
     settings and the seconds per epoch.
     """
     check_fine_tune(snn.encoding, input_mode)
-    if snn.dyn_params.get("signed"):
-        raise ValueError("fine-tuning does not support signed neurons (signed=True): their "
-                         "negative spike has no surrogate gradient; convert with "
-                         "signed=False to fine-tune")
     timesteps = check_timesteps(timesteps)
     x = snn._check_x(x)
     y = check_labels(y, snn.num_classes, len(x), "y")
