@@ -9,6 +9,7 @@ Tests marked ``jax`` also run under ``KERAS_BACKEND=jax pytest -m jax``.
 import keras
 import numpy as np
 import pytest
+from sim_helpers import exact_weights
 
 import tfsnn
 from tfsnn.ir import LayerSpec, by_name
@@ -18,18 +19,8 @@ from tfsnn.simulation.layout import tiling_area
 T = 23  # not a multiple of the chunk sizes below
 
 
-def _exact_weights(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if ws:
-            layer.set_weights([rng.integers(-24, 40, w.shape).astype("float32") / 64
-                               for w in ws])
-    return model
-
-
 def _cnn():
-    return _exact_weights(keras.Sequential([
+    return exact_weights(keras.Sequential([
         keras.Input((8, 8, 1)),
         keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1"),
         keras.layers.AveragePooling2D(2, name="pool1"),
@@ -42,7 +33,7 @@ def _cnn():
 
 
 def _mlp():
-    return _exact_weights(keras.Sequential([
+    return exact_weights(keras.Sequential([
         keras.Input((4, 4, 1)),
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dense(10, activation="relu", name="fc1"),
@@ -116,7 +107,7 @@ def _concat_net():
     p = keras.layers.AveragePooling2D(2, name="pool")(c)
     f = keras.layers.Flatten(name="flatten")(p)
     h = keras.layers.Dense(7, activation="relu", name="fc")(f)
-    return _exact_weights(keras.Model(inp, keras.layers.Dense(4, name="out")(h)), seed=2)
+    return exact_weights(keras.Model(inp, keras.layers.Dense(4, name="out")(h)), seed=2)
 
 
 @pytest.mark.parametrize("fold", FOLDS)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from sim_helpers import grads
 
 import tfsnn
 from tfsnn.cells import SpikingRNN
@@ -13,21 +14,6 @@ from tfsnn.simulation import load_snn
 from tfsnn.simulation.cellpath import cell_path_model
 
 T = 2
-
-
-def _grads(fn, v, theta):
-    """``(d sum(fn(v, theta)) / dv, ... / dtheta)`` on the active backend."""
-    v, theta = ops.convert_to_tensor(v), ops.convert_to_tensor(theta)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.grad(lambda a, b: fn(a, b).sum(), argnums=(0, 1))(v, theta)
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch([v, theta])
-        out = ops.sum(fn(v, theta))
-    return tape.gradient(out, [v, theta])
 
 
 @pytest.mark.jax
@@ -42,7 +28,7 @@ def test_surrogate_forward_is_the_spike_and_gradient_the_formula(shape, width):
     np.testing.assert_array_equal(out, ops.convert_to_numpy(heaviside(ops.convert_to_tensor(v),
                                                                        theta)))
     assert set(np.unique(out)) == {0.0, 1.0}
-    dv, dtheta = (ops.convert_to_numpy(g) for g in _grads(fn, v, theta))
+    dv, dtheta = (ops.convert_to_numpy(g) for g in grads(fn, v, theta))
     w = width * theta
     a = np.abs(v.astype(np.float64) - theta) / w
     want = np.maximum(0.0, 1.0 - a) / w if shape == "triangle" else np.exp(-a) / (2 * w)
@@ -59,7 +45,7 @@ def test_stdb_surrogate_gradient_depends_on_the_time_since_the_last_spike(width)
     fn = surrogate_spike("stdb", width)
     out = ops.convert_to_numpy(fn(ops.convert_to_tensor(v), theta, ops.convert_to_tensor(dt)))
     np.testing.assert_array_equal(out, (v >= theta).astype(np.float32))
-    dv, dtheta = (ops.convert_to_numpy(g) for g in _grads(
+    dv, dtheta = (ops.convert_to_numpy(g) for g in grads(
         lambda a, b: fn(a, b, ops.convert_to_tensor(dt)), v, theta))
     want = STDB_ALPHA * np.exp(-STDB_BETA * dt.astype(np.float64) / width) / theta
     np.testing.assert_allclose(dv, want, rtol=1e-5)

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from sim_helpers import exact_weights, grads
 
 import tfsnn
 from tfsnn.cells import SpikingRNN
@@ -65,16 +66,6 @@ def test_signed_parameter_is_checked():
         tfsnn.convert(_cnn(), normalization=None, signed=2)
 
 
-def _exact_weights(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if ws:
-            layer.set_weights([rng.integers(-40, 40, w.shape).astype("float32") / 64
-                               for w in ws])
-    return model
-
-
 def _cnn():
     """Convolutions, both poolings and a residual block: negative spikes pass through all."""
     inp = keras.Input((8, 8, 1), name="input")
@@ -86,7 +77,7 @@ def _cnn():
     x = keras.layers.MaxPooling2D(2, name="pool2")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(12, activation="relu", name="fc1")(x)
-    return _exact_weights(keras.Model(inp, keras.layers.Dense(5, name="out")(x)))
+    return exact_weights(keras.Model(inp, keras.layers.Dense(5, name="out")(x)), low=-40)
 
 
 def _images(n=11, seed=0):
@@ -148,20 +139,6 @@ def test_nir_refuses_signed_neurons(signed_snn):
         tfsnn.to_nir(signed_snn)
 
 
-def _grads(fn, v, theta):
-    v, theta = ops.convert_to_tensor(v), ops.convert_to_tensor(theta)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.grad(lambda a, b: fn(a, b).sum(), argnums=(0, 1))(v, theta)
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch([v, theta])
-        out = ops.sum(fn(v, theta))
-    return tape.gradient(out, [v, theta])
-
-
 @pytest.mark.jax
 @pytest.mark.parametrize("shape", ["triangle", "exponential"])
 def test_negative_spike_is_exact_forward_with_the_mirrored_surrogate(shape):
@@ -173,7 +150,7 @@ def test_negative_spike_is_exact_forward_with_the_mirrored_surrogate(shape):
     np.testing.assert_array_equal(out, (v < 0).astype(np.float32))
     np.testing.assert_array_equal(out, ops.convert_to_numpy(
         heaviside.below_zero(ops.convert_to_tensor(v), theta)))
-    dv, dtheta = (ops.convert_to_numpy(g) for g in _grads(fn, v, theta))
+    dv, dtheta = (ops.convert_to_numpy(g) for g in grads(fn, v, theta))
     w, a = width * theta, np.abs(v.astype(np.float64)) / (width * theta)
     g = np.maximum(0.0, 1.0 - a) / w if shape == "triangle" else np.exp(-a) / (2 * w)
     np.testing.assert_allclose(dv, -g, rtol=1e-5, atol=1e-7)
