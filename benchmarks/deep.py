@@ -63,6 +63,8 @@ SETTINGS = {
                    "(tfsnn.conversion.calibrate), constant input") for t in (8, 16, 32)},
     "signed": ({"signed": True}, "constant",
                "rate coding, defaults with signed IF neurons (`signed=True`), constant input"),
+    "signed_poisson": ({"signed": True}, "poisson",
+                       "rate coding, defaults with signed IF neurons, Poisson input"),
     **{f"signed_cal{t}": ({"signed": True, "calibrate": t}, "constant",
                           f"signed IF neurons and `calibrate={t}`, constant input")
        for t in (8, 16, 32)},
@@ -129,7 +131,8 @@ def measure(model_label, setting, n_test, seed=0):
 TARGETS = [("vgg11", 8, 4.0), ("vgg11", 16, 1.0), ("vgg11", 32, 0.3),
            ("resnet20", 8, 4.0), ("resnet20", 16, 1.0), ("resnet20", 32, 0.3),
            ("vgg11-max", 64, 1.0), ("resnet20-max", 64, 1.0)]
-CONSTANT_RATE = ("rate",) + tuple(k for k in SETTINGS if k.startswith(("cal", "signed")))
+CONSTANT_RATE = ("rate",) + tuple(k for k in SETTINGS if k.startswith(("cal", "signed"))
+                                  and SETTINGS[k][1] == "constant")
 
 
 def _gap(row, t):
