@@ -62,7 +62,7 @@ def test_normalization_set_shape_errors_say_what_to_do(x):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(tresh=2.0), r"unknown parameter\(s\) \['tresh'\] for the 'rate' encoding \('tresh': "
-                      r"did you mean 'threshold'\?\); accepted: no parameters of its own, "
+                      r"did you mean 'threshold'\?\); accepted: its parameters \['signed'\], "
                       r"besides convert's arguments \[.*'threshold'"),
     (dict(window=5), r"\['window'\] for the 'rate' encoding"),
     (dict(encoding="ttfs", windw=5), r"'windw': did you mean 'window'\?.*accepted: its "
