@@ -326,8 +326,7 @@ def _counts(snn, result) -> dict:
     fan = synaptic_fanout(specs, readout)
     analog = _analog_masks(specs, input_mode, readout)
     # spike events per neuron: with signed neurons, negative spikes cost like positive ones
-    counts = {k: result.neuron_events(k) for k in result.neuron_spike_counts} \
-        if hasattr(result, "neuron_events") else result.neuron_spike_counts
+    counts = {k: result.neuron_events(k) for k in result.neuron_spike_counts}
     layers, neurons = {}, {}
     for s in specs:
         if s.name not in ann_ops:

@@ -92,12 +92,11 @@ class ChunkValues:
                 self.per_step[name] = [self.static[name]] * self.steps
         return self.per_step[name]
 
-    def step_totals(self, name, absolute=False):
-        """``(steps, B)`` spikes per sample (``absolute``: of ``|s|``, for signed spikes)."""
-        f = ops.abs if absolute else (lambda v: v)
+    def step_totals(self, name):
+        """``(steps, B)`` spikes per sample."""
         if name in self.folded:
-            return sum_neurons(f(self.stacked(name)), 2)
-        return ops.stack([sum_neurons(f(o), 1) for o in self.per_step[name]], 0)
+            return sum_neurons(self.stacked(name), 2)
+        return ops.stack([sum_neurons(o, 1) for o in self.per_step[name]], 0)
 
 
 class Engine:
@@ -273,9 +272,9 @@ class Engine:
                 x_t = poisson_spikes(batch.x, t, 1, batch.seed, batch.offset)[0]
             states, spikes, ro = self.step(batch, states, x_t)
             counts = {n: add_n([counts[n], spikes[n]]) for n in counts}
-            events = {n: add_n([events[n], ops.abs(spikes[n])]) for n in events}
-            tot = {n: sum_neurons(ops.abs(v) if n in self.layout.signed else v, 1)
-                   for n, v in spikes.items()}
+            mag = {n: ops.abs(v) for n, v in spikes.items() if n in self.layout.signed}
+            events = {n: add_n([events[n], mag[n]]) for n in events}
+            tot = {n: sum_neurons(mag.get(n, v), 1) for n, v in spikes.items()}
             rec = {n: v[:self.record] for n, v in spikes.items()} if self.record else {}
             return (states, counts, events, ro), (ro, tot, rec)
         return scan(body, carry, ops.arange(steps, dtype="int32") + t0)
@@ -384,25 +383,36 @@ class Engine:
         for name in lay.spiking:
             if name in tot:
                 continue  # counted already (Poisson input)
-            signed = name in lay.signed
-            if name in lay.tot_via:  # from the (smaller) pooled map
+            if name in lay.signed:
+                self._count_signed(vals, name, events, tot)
+            elif name in lay.tot_via:  # from the (smaller) pooled map
                 pool, area = lay.tot_via[name]
                 tot[name] = ops.multiply(vals.step_totals(pool), float(area))
             else:
-                tot[name] = vals.step_totals(name, absolute=signed)
+                tot[name] = vals.step_totals(name)
             if name in vals.folded:
                 seq = vals.stacked(name)
                 if name not in lay.closed:
                     counts[name] = add_n([counts[name], ops.sum(seq, 0)])
-                    if name in events:
-                        events[name] = add_n([events[name], ops.sum(ops.abs(seq), 0)])
                 if self.record:
                     rec[name] = seq[:, :self.record]
             else:
                 outs = vals.per_step[name]
                 if name not in lay.closed:
                     counts[name] = add_n([counts[name]] + outs)
-                    if name in events:
-                        events[name] = add_n([events[name]] + [ops.abs(o) for o in outs])
                 if self.record:
                     rec[name] = ops.stack([o[:self.record] for o in outs], 0)
+
+    def _count_signed(self, vals, name, events, tot):
+        """Per-step totals and events of a layer that may send negative spikes: both of
+        ``|s|``, taken once (``Layout.signed``; ``tot_via`` does not apply to them)."""
+        if name in vals.folded:
+            mag = ops.abs(vals.stacked(name))  # (steps, B, ...)
+            tot[name] = sum_neurons(mag, 2)
+            if name in events:
+                events[name] = add_n([events[name], ops.sum(mag, 0)])
+            return
+        mags = [ops.abs(o) for o in vals.per_step[name]]
+        tot[name] = ops.stack([sum_neurons(m, 1) for m in mags], 0)
+        if name in events:
+            events[name] = add_n([events[name]] + mags)

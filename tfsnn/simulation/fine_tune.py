@@ -281,7 +281,8 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
     if checkpoint is not None and (isinstance(checkpoint, bool) or int(checkpoint) < 1):
         raise ValueError(f"checkpoint must be a number of steps >= 1 or None, got "
                          f"{checkpoint!r}")
-    model = training_model(snn, cells, timesteps, checkpoint, _augmentation(augmentation))
+    augmentation = _augmentation(augmentation)
+    model = training_model(snn, cells, timesteps, checkpoint, augmentation)
     opt = optimizer if optimizer is not None else keras.optimizers.Adam(float(learning_rate))
     model.compile(optimizer=opt,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -298,8 +299,7 @@ def fine_tune(snn, x, y, timesteps, epochs=5, batch_size=32, validation_data=Non
                           "surrogate_width": float(surrogate_width),
                           "train_thresholds": bool(train_thresholds),
                           "train_leak": bool(train_leak), "checkpoint": checkpoint,
-                          "augmentation": [type(a).__name__
-                                           for a in _augmentation(augmentation)],
+                          "augmentation": [type(a).__name__ for a in augmentation],
                           "seconds_per_epoch": seconds / max(done, 1)}}
     tuned = trained_snn(snn, cells, meta)
     tuned.history = history
